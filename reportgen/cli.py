@@ -1,0 +1,188 @@
+"""Command line: ``reportgen build|collect|render|list|serve``.
+
+``main`` returns the exit status. A :class:`ReportgenError` (anything a user can cause)
+is printed as one line, ``reportgen: error: <model>: <cause>``, without a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+from reportgen import __version__
+from reportgen.collect import collect_models
+from reportgen.config import Config, ModelSpec, load_config
+from reportgen.errors import CollectError, ReportgenError
+
+
+def _log(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _split_models(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    return [s.strip() for s in value.split(",") if s.strip()]
+
+
+config_option = click.option(
+    "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+    help="Configuration file (reportgen.toml, or a pyproject.toml with [tool.reportgen]). "
+    "Default: ./reportgen.toml, then ./pyproject.toml, then the built-in models.",
+)
+models_option = click.option(
+    "--models", "models", metavar="SLUG,...",
+    help="Only these models (comma-separated slugs, see `reportgen list`).",
+)
+jobs_option = click.option(
+    "--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+    help="Models collected at the same time, each in its own worker process.",
+)
+timeout_option = click.option(
+    "--timeout", type=click.FloatRange(min=1), default=None, metavar="SECONDS",
+    help="Give up on a model whose collection runs longer than this.",
+)
+
+
+def _selected(config_path: Path | None, models: str | None) -> tuple[Config, tuple[ModelSpec, ...]]:
+    config = load_config(config_path)
+    return config, config.select(_split_models(models))
+
+
+def _collect(specs: tuple[ModelSpec, ...], out: Path, jobs: int, timeout: float | None) -> None:
+    started = time.monotonic()
+
+    def on_done(spec: ModelSpec, path: Path | None, error: CollectError | None) -> None:
+        elapsed = time.monotonic() - started
+        if error is None:
+            _log(f"collected {spec.slug} ({elapsed:.1f} s)")
+
+    _, failed = collect_models(specs, out, jobs, timeout, on_done)
+    failed_in_order = [failed[s.slug] for s in specs if s.slug in failed]
+    if len(failed_in_order) == 1:
+        raise failed_in_order[0]
+    if failed_in_order:
+        for error in failed_in_order:
+            _log(f"reportgen: error: {error}")
+        raise ReportgenError(f"{len(failed_in_order)} of {len(specs)} models failed to collect")
+
+
+def _render(model_dirs: list[Path], out: Path, strict: bool, order: list[str] | None) -> None:
+    from reportgen.pipeline import check_reports, load_reports, publish_site
+
+    reports = load_reports(model_dirs, order)
+    for problem in check_reports(reports, strict):
+        _log(f"reportgen: warning: {problem}")
+    publish_site(reports, out)
+    _log(f"wrote {out}/ ({len(reports)} model{'s' if len(reports) != 1 else ''}, en + zh)")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="reportgen")
+def cli() -> None:
+    """Derive, verify and publish every number about Keras/TensorFlow models."""
+
+
+@cli.command()
+@config_option
+@models_option
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Site directory, replaced in one step when the build succeeds. [default: site]")
+@click.option("--strict", is_flag=True,
+              help="Fail when any derived number disagrees with Keras.")
+@jobs_option
+@timeout_option
+def build(config_path: Path | None, models: str | None, out: Path | None, strict: bool,
+          jobs: int, timeout: float | None) -> None:
+    """Collect, derive, render and publish the site (the built-in models by default)."""
+    config, specs = _selected(config_path, models)
+    out = out or Path(config.out)
+    with tempfile.TemporaryDirectory(prefix="reportgen-collect-") as tmp:
+        _collect(specs, Path(tmp), jobs, timeout)
+        from reportgen.pipeline import find_collected
+
+        _render(find_collected([Path(tmp)]), out, strict, [s.slug for s in specs])
+
+
+@cli.command()
+@config_option
+@models_option
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("collected"),
+              show_default=True, help="Directory for the collected facts, one folder per model.")
+@jobs_option
+@timeout_option
+def collect(config_path: Path | None, models: str | None, out: Path, jobs: int,
+            timeout: float | None) -> None:
+    """Collect facts from the models (TensorFlow runs here), for `reportgen render`."""
+    _, specs = _selected(config_path, models)
+    _collect(specs, out, jobs, timeout)
+
+
+@cli.command()
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("site"),
+              show_default=True, help="Site directory, replaced in one step on success.")
+@click.option("--strict", is_flag=True, help="Fail when any derived number disagrees with Keras.")
+def render(dirs: tuple[Path, ...], out: Path, strict: bool) -> None:
+    """Render a site from collected directories, without TensorFlow."""
+    from reportgen.pipeline import find_collected
+
+    _render(find_collected(dirs), out, strict, None)
+
+
+@cli.command(name="list")
+@config_option
+def list_models(config_path: Path | None) -> None:
+    """List the configured models (slug, source, title)."""
+    config = load_config(config_path)
+    origin = str(config.path) if config.path else "built-in reference models"
+    click.echo(f"# {origin}")
+    for spec in config.models:
+        click.echo(f"{spec.slug}\t{spec.source}\t{spec.title_en}")
+
+
+@cli.command()
+@click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False),
+              default=Path("site"), show_default=True, help="Site directory to serve.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--bind", default="127.0.0.1", show_default=True)
+def serve(directory: Path, port: int, bind: str) -> None:
+    """Preview a built site at http://BIND:PORT/ (Ctrl-C stops)."""
+    import functools
+    import http.server
+
+    if not (directory / "index.html").is_file():
+        raise ReportgenError(f"{directory}: no site here; run `reportgen build` first")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    with http.server.ThreadingHTTPServer((bind, port), handler) as server:
+        host, real_port = server.server_address[:2]
+        _log(f"serving {directory}/ at http://{host}:{real_port}/ (Ctrl-C stops)")
+        server.serve_forever()
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        result = cli.main(args=argv, prog_name="reportgen", standalone_mode=False)
+    except click.exceptions.Abort:
+        _log("reportgen: interrupted")
+        return 130
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except ReportgenError as exc:
+        _log(f"reportgen: error: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        _log("reportgen: interrupted")
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""The collect worker: one model, one process. Run as ``python -m reportgen.collect.worker``.
+
+It reads a model spec (JSON) and writes ``<out>/facts.json``. A model-specific failure is
+written to ``<out>/error.txt`` as one line and the process exits with status 3, so the
+parent can tell it apart from a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+EXIT_MODEL_FAILED = 3
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+def collect_into(spec_data: dict[str, object], out: Path) -> None:
+    from reportgen.collect.keras_facts import ensure_built, model_facts
+    from reportgen.collect.source import build_model
+    from reportgen.config import ModelSpec
+
+    spec = ModelSpec.from_dict(spec_data)
+    model = build_model(spec.source)
+    ensure_built(model, spec.slug, spec.input_shape)
+    facts = model_facts(model, spec)
+    (out / "facts.json").write_text(facts.to_json(), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m reportgen.collect.worker SPEC.json OUT_DIR", file=sys.stderr)
+        return 2
+    _quiet_tensorflow()
+    from reportgen.collect.source import CollectFailure
+
+    spec_data = json.loads(Path(args[0]).read_text(encoding="utf-8"))
+    out = Path(args[1])
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        collect_into(spec_data, out)
+    except CollectFailure as exc:
+        (out / "error.txt").write_text(str(exc), encoding="utf-8")
+        return EXIT_MODEL_FAILED
+    except Exception as exc:
+        (out / "error.txt").write_text(f"{type(exc).__name__}: {exc}", encoding="utf-8")
+        traceback.print_exc()
+        return EXIT_MODEL_FAILED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

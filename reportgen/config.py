@@ -1,0 +1,198 @@
+"""Configuration: which models to build, from ``reportgen.toml`` or ``[tool.reportgen]``.
+
+Every key is checked: an unknown key or a wrong type is a :class:`ConfigError` that names
+the file, the key and what was expected. With no configuration file, the built-in
+reference models are used.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reportgen.errors import ConfigError
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+SOURCE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model to report on."""
+
+    slug: str
+    source: str
+    title_en: str
+    title_zh: str
+    input_shape: tuple[int, ...] | None = None
+    batch_size: int = 1
+    article_en: str | None = None
+    article_zh: str | None = None
+    builtin: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["input_shape"] = list(self.input_shape) if self.input_shape else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
+        shape = data.get("input_shape")
+        return cls(**{**data, "input_shape": tuple(shape) if shape else None})
+
+
+@dataclass(frozen=True)
+class Config:
+    models: tuple[ModelSpec, ...]
+    path: Path | None = None
+    out: str = "site"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def select(self, slugs: list[str] | None) -> tuple[ModelSpec, ...]:
+        """The models named by ``--models`` (in that order), or all of them."""
+        if not slugs:
+            return self.models
+        by_slug = {m.slug: m for m in self.models}
+        unknown = [s for s in slugs if s not in by_slug]
+        if unknown:
+            known = ", ".join(by_slug) or "none"
+            raise ConfigError(f"unknown model {unknown[0]!r} in --models (known: {known})")
+        return tuple(by_slug[s] for s in dict.fromkeys(slugs))
+
+
+_MODEL_KEYS = {
+    "slug": "a string of lowercase letters, digits, '-' or '_'",
+    "source": "a string 'package.module:function'",
+    "input_shape": "a list of positive integers, without the batch dimension",
+    "batch_size": "a positive integer",
+    "title": "a table with 'en' and 'zh' strings",
+    "article": "a table with 'en' and 'zh' paths to Markdown files",
+}
+_TOP_KEYS = {"models", "out"}
+
+
+def _where(path: Path | None, key: str) -> str:
+    return f"{path or '<config>'}: {key}"
+
+
+def _expect(ok: bool, path: Path | None, key: str, expected: str, value: Any) -> None:
+    if not ok:
+        raise ConfigError(f"{_where(path, key)} must be {expected}, got {value!r}")
+
+
+def _parse_model(raw: Any, index: int, path: Path | None, prefix: str) -> ModelSpec:
+    where = f"{prefix}[{index}]"
+    _expect(isinstance(raw, dict), path, where, "a table", raw)
+    for key in raw:
+        if key not in _MODEL_KEYS:
+            allowed = ", ".join(sorted(_MODEL_KEYS))
+            raise ConfigError(f"{_where(path, f'{where}.{key}')} is not a known key ({allowed})")
+    for key in ("slug", "source"):
+        if key not in raw:
+            raise ConfigError(f"{_where(path, where)} is missing the key {key!r}")
+    slug = raw["slug"]
+    _expect(isinstance(slug, str) and bool(SLUG_RE.match(slug)), path, f"{where}.slug",
+            _MODEL_KEYS["slug"], slug)
+    source = raw["source"]
+    _expect(isinstance(source, str) and bool(SOURCE_RE.match(source)), path, f"{where}.source",
+            _MODEL_KEYS["source"], source)
+    shape = raw.get("input_shape")
+    if shape is not None:
+        _expect(
+            isinstance(shape, list) and bool(shape)
+            and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape),
+            path, f"{where}.input_shape", _MODEL_KEYS["input_shape"], shape,
+        )
+    batch = raw.get("batch_size", 1)
+    _expect(isinstance(batch, int) and not isinstance(batch, bool) and batch > 0,
+            path, f"{where}.batch_size", _MODEL_KEYS["batch_size"], batch)
+    titles = _lang_table(raw.get("title", {}), path, f"{where}.title", "title")
+    articles = _lang_table(raw.get("article", {}), path, f"{where}.article", "article")
+    base = path.parent if path else Path.cwd()
+    return ModelSpec(
+        slug=slug,
+        source=source,
+        title_en=titles.get("en", slug),
+        title_zh=titles.get("zh", titles.get("en", slug)),
+        input_shape=tuple(shape) if shape else None,
+        batch_size=batch,
+        article_en=str(base / articles["en"]) if "en" in articles else None,
+        article_zh=str(base / articles["zh"]) if "zh" in articles else None,
+    )
+
+
+def _lang_table(raw: Any, path: Path | None, where: str, key: str) -> dict[str, str]:
+    _expect(isinstance(raw, dict), path, where, _MODEL_KEYS[key], raw)
+    for lang, value in raw.items():
+        if lang not in ("en", "zh"):
+            raise ConfigError(f"{_where(path, f'{where}.{lang}')} is not a known key (en, zh)")
+        _expect(isinstance(value, str) and bool(value), path, f"{where}.{lang}",
+                "a non-empty string", value)
+    return dict(raw)
+
+
+def parse_config(data: dict[str, Any], path: Path | None, prefix: str = "") -> Config:
+    for key in data:
+        if key not in _TOP_KEYS:
+            allowed = ", ".join(sorted(_TOP_KEYS))
+            raise ConfigError(f"{_where(path, prefix + key)} is not a known key ({allowed})")
+    raw_models = data.get("models", [])
+    _expect(isinstance(raw_models, list), path, prefix + "models",
+            "an array of tables ([[models]])", raw_models)
+    models = tuple(
+        _parse_model(raw, i, path, prefix + "models") for i, raw in enumerate(raw_models)
+    )
+    seen: set[str] = set()
+    for model in models:
+        if model.slug in seen:
+            raise ConfigError(f"{_where(path, prefix + 'models')} has the slug "
+                              f"{model.slug!r} twice; slugs name output files and must differ")
+        seen.add(model.slug)
+    if not models:
+        raise ConfigError(f"{_where(path, prefix + 'models')} lists no models")
+    out = data.get("out", "site")
+    _expect(isinstance(out, str) and bool(out), path, prefix + "out", "a non-empty string", out)
+    return Config(models=models, path=path, out=out)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no such configuration file") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+
+
+def load_config(explicit: Path | None = None, cwd: Path | None = None) -> Config:
+    """``--config FILE``, else ``./reportgen.toml``, else ``[tool.reportgen]``, else built-ins."""
+    from reportgen.zoo import builtin_config
+
+    if explicit is not None:
+        data = _read_toml(explicit)
+        if explicit.name == "pyproject.toml":
+            return parse_config(_tool_table(data, explicit), explicit, "tool.reportgen.")
+        return parse_config(data, explicit)
+    cwd = cwd or Path.cwd()
+    own = cwd / "reportgen.toml"
+    if own.is_file():
+        return parse_config(_read_toml(own), own)
+    pyproject = cwd / "pyproject.toml"
+    if pyproject.is_file():
+        data = _read_toml(pyproject)
+        if "reportgen" in data.get("tool", {}):
+            return parse_config(_tool_table(data, pyproject), pyproject, "tool.reportgen.")
+    return builtin_config()
+
+
+def _tool_table(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    table = data.get("tool", {}).get("reportgen")
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: has no [tool.reportgen] table")
+    return table

@@ -1,0 +1,71 @@
+"""The stages glued together: collected directories → report models → a published site."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from reportgen.derive import derive_model
+from reportgen.errors import CheckError, ReportgenError
+from reportgen.facts import read_facts
+from reportgen.model import ModelReport, Text
+from reportgen.publish import publish
+from reportgen.render.site import render_site
+
+
+def find_collected(dirs: Iterable[Path]) -> list[Path]:
+    """Model directories (holding ``facts.json``) under each given directory, or itself."""
+    found: list[Path] = []
+    for root in dirs:
+        if (root / "facts.json").is_file():
+            found.append(root)
+            continue
+        if not root.is_dir():
+            raise ReportgenError(f"{root}: no such directory of collected models")
+        children = sorted(p.parent for p in root.glob("*/facts.json"))
+        if not children:
+            raise ReportgenError(f"{root}: holds no collected model (no */facts.json)")
+        found.extend(children)
+    return found
+
+
+def _article(model_dir: Path) -> Text | None:
+    texts = {}
+    for lang in ("en", "zh"):
+        path = model_dir / f"article.{lang}.md"
+        texts[lang] = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if not any(texts.values()):
+        return None
+    return Text(texts["en"] or texts["zh"], texts["zh"] or texts["en"])
+
+
+def load_report(model_dir: Path) -> ModelReport:
+    facts = read_facts(model_dir / "facts.json")
+    return derive_model(facts, _article(model_dir))
+
+
+def load_reports(model_dirs: Iterable[Path], order: list[str] | None = None) -> list[ModelReport]:
+    reports = [load_report(d) for d in model_dirs]
+    slugs = [r.slug for r in reports]
+    duplicates = {s for s in slugs if slugs.count(s) > 1}
+    if duplicates:
+        raise ReportgenError(f"the slug {sorted(duplicates)[0]!r} was collected twice")
+    if order:
+        rank = {slug: i for i, slug in enumerate(order)}
+        reports.sort(key=lambda r: rank.get(r.slug, len(rank)))
+    return reports
+
+
+def check_reports(reports: Iterable[ModelReport], strict: bool) -> list[str]:
+    """Every disagreement as one line; with ``strict`` any of them is a :class:`CheckError`."""
+    problems = [f"{r.slug}: {m.describe()}" for r in reports for m in r.mismatches]
+    if strict and problems:
+        raise CheckError(f"{problems[0]} (and {len(problems) - 1} more)" if len(problems) > 1
+                         else problems[0])
+    return problems
+
+
+def publish_site(
+    reports: list[ModelReport], out: Path, failures: dict[str, str] | None = None
+) -> None:
+    publish(out, lambda tmp: render_site(reports, tmp, failures))

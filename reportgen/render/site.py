@@ -1,0 +1,170 @@
+"""Render the report models into a site directory: pages per language, data, assets.
+
+Gathers every page first and writes only when all rendered (MkDocs' habit); a page that
+fails to render is reported with its path. Refuses to write one path twice (Pelican's).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import markdown
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+from markupsafe import Markup
+
+from reportgen import __version__
+from reportgen.errors import RenderError
+from reportgen.model import LANGUAGES, ModelReport
+from reportgen.render.data import report_json
+from reportgen.render.i18n import HTML_LANG, translations
+from reportgen.render.math import formula_mathml, symbolic_mathml
+from reportgen.render.resources import resource_dir
+from reportgen.units import fmt_bytes, fmt_int, fmt_shape
+
+LANGUAGE_NAMES = {"en": "English", "zh": "简体中文"}
+
+
+def build_date() -> str:
+    """The build date, from ``SOURCE_DATE_EPOCH`` when set so builds are repeatable."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = (
+        dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC)
+        if epoch and epoch.isdigit()
+        else dt.datetime.now(tz=dt.UTC)
+    )
+    return when.strftime("%Y-%m-%d")
+
+
+def render_markdown(text: str) -> Markup:
+    """A model article (trusted project documentation, not model data) as HTML."""
+    html = markdown.markdown(text, extensions=["tables", "fenced_code", "sane_lists"])
+    return Markup(html)  # noqa: S704 - articles are the project's own Markdown files
+
+
+def make_environment(lang: str) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(resource_dir("templates"))),
+        autoescape=True,
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(
+        fmt_int=fmt_int,
+        fmt_bytes=fmt_bytes,
+        fmt_shape=fmt_shape,
+        mathml=formula_mathml,
+        mathml_symbolic=symbolic_mathml,
+        markdown=render_markdown,
+    )
+    return env
+
+
+@dataclass(frozen=True)
+class Page:
+    path: str
+    content: str
+
+
+def _page_context(lang: str, path: str, other_path: str) -> dict[str, Any]:
+    depth = path.count("/")
+    root = "../" * depth
+    other = "zh" if lang == "en" else "en"
+    return {
+        "lang": lang,
+        "html_lang": HTML_LANG[lang],
+        "root": root,
+        "switch_href": root + other_path,
+        "switch_label": LANGUAGE_NAMES[other],
+        "switch_lang": HTML_LANG[other],
+        "alternates": [
+            {"hreflang": HTML_LANG[code], "href": root + (path if code == lang else other_path)}
+            for code in LANGUAGES
+        ],
+        "version": __version__,
+        "build_date": build_date(),
+    }
+
+
+def _render(env: Environment, template: str, path: str, **context: Any) -> Page:
+    try:
+        return Page(path, env.get_template(template).render(**context))
+    except TemplateError as exc:
+        raise RenderError(f"rendering {path} from {template}: {exc}") from exc
+
+
+def gather_pages(reports: list[ModelReport], failures: dict[str, str]) -> list[Page]:
+    pages: list[Page] = []
+    for lang in LANGUAGES:
+        env = make_environment(lang)
+        other = "zh" if lang == "en" else "en"
+        for index, report in enumerate(reports):
+            path = f"{lang}/{report.slug}.html"
+            context = _page_context(lang, path, f"{other}/{report.slug}.html")
+            prev_report = reports[index - 1] if index > 0 else None
+            next_report = reports[index + 1] if index + 1 < len(reports) else None
+            pages.append(_render(env, "model.html", path, report=report, prev=prev_report,
+                                 next=next_report, **context))
+        path = f"{lang}/index.html"
+        context = _page_context(lang, path, f"{other}/index.html")
+        pages.append(_render(env, "index.html", path, reports=reports, failures=failures,
+                             **context))
+    env = make_environment("en")
+    context = _page_context("en", "index.html", "zh/index.html")
+    pages.append(_render(env, "root.html", "index.html", reports=reports, failures=failures,
+                         languages=LANGUAGE_NAMES, **context))
+    return pages
+
+
+class SiteWriter:
+    """Writes files under one directory, at most once each."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.written: set[str] = set()
+
+    def write(self, relpath: str, content: str | bytes) -> None:
+        if relpath in self.written:
+            raise RenderError(f"two outputs want the same path {relpath!r}")
+        self.written.add(relpath)
+        target = self.root / relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):
+            target.write_text(content, encoding="utf-8", newline="\n")
+        else:
+            target.write_bytes(content)
+
+
+def _copy_assets(writer: SiteWriter) -> None:
+    assets = resource_dir("templates") / "assets"
+    for source in sorted(assets.rglob("*")):
+        if source.is_file():
+            writer.write(f"assets/{source.relative_to(assets).as_posix()}", source.read_bytes())
+
+
+def render_site(
+    reports: Iterable[ModelReport], dest: Path, failures: dict[str, str] | None = None
+) -> list[str]:
+    """Render every page, then write pages, ``data/*.json`` and assets into ``dest``."""
+    report_list = list(reports)
+    pages = gather_pages(report_list, failures or {})
+    writer = SiteWriter(dest)
+    for page in pages:
+        writer.write(page.path, page.content)
+    for report in report_list:
+        writer.write(f"data/{report.slug}.json", report_json(report))
+    schema = resources.files("reportgen.schema").joinpath("report.schema.json").read_bytes()
+    writer.write("data/report.schema.json", schema)
+    _copy_assets(writer)
+    writer.write(".nojekyll", b"")  # GitHub Pages: serve files as they are
+    return sorted(writer.written)
+
