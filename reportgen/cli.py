@@ -30,20 +30,31 @@ def _split_models(value: str | None) -> list[str] | None:
 
 
 config_option = click.option(
-    "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
     help="Configuration file (reportgen.toml, or a pyproject.toml with [tool.reportgen]). "
     "Default: ./reportgen.toml, then ./pyproject.toml, then the built-in models.",
 )
 models_option = click.option(
-    "--models", "models", metavar="SLUG,...",
+    "--models",
+    "models",
+    metavar="SLUG,...",
     help="Only these models (comma-separated slugs, see `reportgen list`).",
 )
 jobs_option = click.option(
-    "--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
     help="Models collected at the same time, each in its own worker process.",
 )
 timeout_option = click.option(
-    "--timeout", type=click.FloatRange(min=1), default=None, metavar="SECONDS",
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=None,
+    metavar="SECONDS",
     help="Give up on a model whose collection runs longer than this.",
 )
 
@@ -90,14 +101,23 @@ def cli() -> None:
 @cli.command()
 @config_option
 @models_option
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Site directory, replaced in one step when the build succeeds. [default: site]")
-@click.option("--strict", is_flag=True,
-              help="Fail when any derived number disagrees with Keras.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Site directory, replaced in one step when the build succeeds. [default: site]",
+)
+@click.option("--strict", is_flag=True, help="Fail when any derived number disagrees with Keras.")
 @jobs_option
 @timeout_option
-def build(config_path: Path | None, models: str | None, out: Path | None, strict: bool,
-          jobs: int, timeout: float | None) -> None:
+def build(
+    config_path: Path | None,
+    models: str | None,
+    out: Path | None,
+    strict: bool,
+    jobs: int,
+    timeout: float | None,
+) -> None:
     """Collect, derive, render and publish the site (the built-in models by default)."""
     config, specs = _selected(config_path, models)
     out = out or Path(config.out)
@@ -111,12 +131,18 @@ def build(config_path: Path | None, models: str | None, out: Path | None, strict
 @cli.command()
 @config_option
 @models_option
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("collected"),
-              show_default=True, help="Directory for the collected facts, one folder per model.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("collected"),
+    show_default=True,
+    help="Directory for the collected facts, one folder per model.",
+)
 @jobs_option
 @timeout_option
-def collect(config_path: Path | None, models: str | None, out: Path, jobs: int,
-            timeout: float | None) -> None:
+def collect(
+    config_path: Path | None, models: str | None, out: Path, jobs: int, timeout: float | None
+) -> None:
     """Collect facts from the models (TensorFlow runs here), for `reportgen render`."""
     _, specs = _selected(config_path, models)
     _collect(specs, out, jobs, timeout)
@@ -124,8 +150,13 @@ def collect(config_path: Path | None, models: str | None, out: Path, jobs: int,
 
 @cli.command()
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("site"),
-              show_default=True, help="Site directory, replaced in one step on success.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("site"),
+    show_default=True,
+    help="Site directory, replaced in one step on success.",
+)
 @click.option("--strict", is_flag=True, help="Fail when any derived number disagrees with Keras.")
 def render(dirs: tuple[Path, ...], out: Path, strict: bool) -> None:
     """Render a site from collected directories, without TensorFlow."""
@@ -146,8 +177,14 @@ def list_models(config_path: Path | None) -> None:
 
 
 @cli.command()
-@click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False),
-              default=Path("site"), show_default=True, help="Site directory to serve.")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("site"),
+    show_default=True,
+    help="Site directory to serve.",
+)
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option("--bind", default="127.0.0.1", show_default=True)
 def serve(directory: Path, port: int, bind: str) -> None:
@@ -159,7 +196,7 @@ def serve(directory: Path, port: int, bind: str) -> None:
         raise ReportgenError(f"{directory}: no site here; run `reportgen build` first")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
     with http.server.ThreadingHTTPServer((bind, port), handler) as server:
-        host, real_port = server.server_address[:2]
+        host, real_port = str(server.server_address[0]), server.server_address[1]
         _log(f"serving {directory}/ at http://{host}:{real_port}/ (Ctrl-C stops)")
         server.serve_forever()
 

@@ -94,21 +94,40 @@ def _parse_model(raw: Any, index: int, path: Path | None, prefix: str) -> ModelS
         if key not in raw:
             raise ConfigError(f"{_where(path, where)} is missing the key {key!r}")
     slug = raw["slug"]
-    _expect(isinstance(slug, str) and bool(SLUG_RE.match(slug)), path, f"{where}.slug",
-            _MODEL_KEYS["slug"], slug)
+    _expect(
+        isinstance(slug, str) and bool(SLUG_RE.match(slug)),
+        path,
+        f"{where}.slug",
+        _MODEL_KEYS["slug"],
+        slug,
+    )
     source = raw["source"]
-    _expect(isinstance(source, str) and bool(SOURCE_RE.match(source)), path, f"{where}.source",
-            _MODEL_KEYS["source"], source)
+    _expect(
+        isinstance(source, str) and bool(SOURCE_RE.match(source)),
+        path,
+        f"{where}.source",
+        _MODEL_KEYS["source"],
+        source,
+    )
     shape = raw.get("input_shape")
     if shape is not None:
         _expect(
-            isinstance(shape, list) and bool(shape)
+            isinstance(shape, list)
+            and bool(shape)
             and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape),
-            path, f"{where}.input_shape", _MODEL_KEYS["input_shape"], shape,
+            path,
+            f"{where}.input_shape",
+            _MODEL_KEYS["input_shape"],
+            shape,
         )
     batch = raw.get("batch_size", 1)
-    _expect(isinstance(batch, int) and not isinstance(batch, bool) and batch > 0,
-            path, f"{where}.batch_size", _MODEL_KEYS["batch_size"], batch)
+    _expect(
+        isinstance(batch, int) and not isinstance(batch, bool) and batch > 0,
+        path,
+        f"{where}.batch_size",
+        _MODEL_KEYS["batch_size"],
+        batch,
+    )
     titles = _lang_table(raw.get("title", {}), path, f"{where}.title", "title")
     articles = _lang_table(raw.get("article", {}), path, f"{where}.article", "article")
     base = path.parent if path else Path.cwd()
@@ -129,8 +148,13 @@ def _lang_table(raw: Any, path: Path | None, where: str, key: str) -> dict[str, 
     for lang, value in raw.items():
         if lang not in ("en", "zh"):
             raise ConfigError(f"{_where(path, f'{where}.{lang}')} is not a known key (en, zh)")
-        _expect(isinstance(value, str) and bool(value), path, f"{where}.{lang}",
-                "a non-empty string", value)
+        _expect(
+            isinstance(value, str) and bool(value),
+            path,
+            f"{where}.{lang}",
+            "a non-empty string",
+            value,
+        )
     return dict(raw)
 
 
@@ -140,16 +164,23 @@ def parse_config(data: dict[str, Any], path: Path | None, prefix: str = "") -> C
             allowed = ", ".join(sorted(_TOP_KEYS))
             raise ConfigError(f"{_where(path, prefix + key)} is not a known key ({allowed})")
     raw_models = data.get("models", [])
-    _expect(isinstance(raw_models, list), path, prefix + "models",
-            "an array of tables ([[models]])", raw_models)
+    _expect(
+        isinstance(raw_models, list),
+        path,
+        prefix + "models",
+        "an array of tables ([[models]])",
+        raw_models,
+    )
     models = tuple(
         _parse_model(raw, i, path, prefix + "models") for i, raw in enumerate(raw_models)
     )
     seen: set[str] = set()
     for model in models:
         if model.slug in seen:
-            raise ConfigError(f"{_where(path, prefix + 'models')} has the slug "
-                              f"{model.slug!r} twice; slugs name output files and must differ")
+            raise ConfigError(
+                f"{_where(path, prefix + 'models')} has the slug "
+                f"{model.slug!r} twice; slugs name output files and must differ"
+            )
         seen.add(model.slug)
     if not models:
         raise ConfigError(f"{_where(path, prefix + 'models')} lists no models")

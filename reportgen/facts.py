@@ -42,6 +42,73 @@ class LayerFacts:
 
 
 @dataclass(frozen=True)
+class OpMemory:
+    """One output of one op, as the TensorFlow allocator recorded it (step_stats)."""
+
+    op: str
+    """Node name, e.g. ``lenet_1/conv1/Relu``."""
+    op_type: str
+    slot: int
+    requested_bytes: int
+    allocated_bytes: int | None
+    allocator: str
+    shape: tuple[int, ...] | None
+    dtype: str | None
+    layer: str | None
+    """Keras layer the op belongs to (from its name scope), or None."""
+    forwarded: bool = False
+    """True when the output reuses an input's buffer (no new allocation)."""
+
+
+@dataclass(frozen=True)
+class MemoryMeasurement:
+    """Per-op output allocations of one forward pass, and the allocators' totals."""
+
+    method: str
+    ops: tuple[OpMemory, ...]
+    layer_bytes: dict[str, int | None]
+    """Bytes of the allocation holding each Keras layer's output (None: no allocation)."""
+    layer_notes: dict[str, str]
+    """Why a layer's measured bytes differ from a plain output allocation, by layer name."""
+    allocator_peak_bytes: int | None
+    allocator_total_bytes: int | None
+
+
+@dataclass(frozen=True)
+class OpTime:
+    op: str
+    op_type: str
+    layer: str | None
+    times_us: tuple[float, ...]
+    """Self time of the op in each profiled step, in microseconds."""
+
+
+@dataclass(frozen=True)
+class ProfileMeasurement:
+    """What the TensorFlow profiler saw over ``steps`` forward passes after warm-up."""
+
+    steps: int
+    device: str
+    ops: tuple[OpTime, ...]
+    layer_time_us: dict[str, float]
+    """Median over the steps of the summed time of each layer's ops."""
+    step_time_us: float
+    trace_file: str | None
+    """Chrome-trace JSON (gzip), relative to the model's collected directory."""
+    profile_dir: str | None
+    """Raw profile (``plugins/profile/<run>/*.xplane.pb``), relative to the same."""
+
+
+@dataclass(frozen=True)
+class FlopsMeasurement:
+    """TensorFlow's own float-operation count of the forward graph (tf.compat.v1.profiler)."""
+
+    total: int
+    by_op_type: dict[str, int]
+    by_layer: dict[str, int]
+
+
+@dataclass(frozen=True)
 class ModelFacts:
     slug: str
     title: dict[str, str]
@@ -54,6 +121,9 @@ class ModelFacts:
     layers: tuple[LayerFacts, ...]
     facts_version: int = FACTS_VERSION
     notes: tuple[str, ...] = field(default_factory=tuple)
+    memory: MemoryMeasurement | None = None
+    profile: ProfileMeasurement | None = None
+    flops: FlopsMeasurement | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
@@ -79,6 +149,9 @@ class ModelFacts:
             layers=layers,
             facts_version=version,
             notes=tuple(data.get("notes", ())),
+            memory=_memory_from_dict(data.get("memory")),
+            profile=_profile_from_dict(data.get("profile")),
+            flops=_flops_from_dict(data.get("flops")),
         )
 
 
@@ -105,6 +178,40 @@ def _layer_from_dict(data: dict[str, Any]) -> LayerFacts:
             for w in data["weights"]
         ),
         keras_params=int(data["keras_params"]),
+    )
+
+
+def _memory_from_dict(data: dict[str, Any] | None) -> MemoryMeasurement | None:
+    if data is None:
+        return None
+    ops = tuple(
+        OpMemory(**{**op, "shape": tuple(op["shape"]) if op.get("shape") is not None else None})
+        for op in data["ops"]
+    )
+    return MemoryMeasurement(
+        method=data["method"],
+        ops=ops,
+        layer_bytes=dict(data["layer_bytes"]),
+        layer_notes=dict(data["layer_notes"]),
+        allocator_peak_bytes=data.get("allocator_peak_bytes"),
+        allocator_total_bytes=data.get("allocator_total_bytes"),
+    )
+
+
+def _profile_from_dict(data: dict[str, Any] | None) -> ProfileMeasurement | None:
+    if data is None:
+        return None
+    ops = tuple(OpTime(**{**op, "times_us": tuple(op["times_us"])}) for op in data["ops"])
+    return ProfileMeasurement(**{**data, "ops": ops, "layer_time_us": dict(data["layer_time_us"])})
+
+
+def _flops_from_dict(data: dict[str, Any] | None) -> FlopsMeasurement | None:
+    if data is None:
+        return None
+    return FlopsMeasurement(
+        total=int(data["total"]),
+        by_op_type=dict(data["by_op_type"]),
+        by_layer=dict(data["by_layer"]),
     )
 
 

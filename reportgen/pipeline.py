@@ -60,12 +60,16 @@ def check_reports(reports: Iterable[ModelReport], strict: bool) -> list[str]:
     """Every disagreement as one line; with ``strict`` any of them is a :class:`CheckError`."""
     problems = [f"{r.slug}: {m.describe()}" for r in reports for m in r.mismatches]
     if strict and problems:
-        raise CheckError(f"{problems[0]} (and {len(problems) - 1} more)" if len(problems) > 1
-                         else problems[0])
+        raise CheckError(
+            f"{problems[0]} (and {len(problems) - 1} more)" if len(problems) > 1 else problems[0]
+        )
     return problems
 
 
 def publish_site(
     reports: list[ModelReport], out: Path, failures: dict[str, str] | None = None
 ) -> None:
-    publish(out, lambda tmp: render_site(reports, tmp, failures))
+    def build(tmp: Path) -> None:
+        render_site(reports, tmp, failures)
+
+    publish(out, build)

@@ -16,7 +16,7 @@ from reportgen.errors import RenderError
 
 
 def publish(out: Path, build: Callable[[Path], None]) -> None:
-    """Call ``build(tmp)``; if it returns, replace ``out`` by ``tmp``; if it raises, drop ``tmp``."""
+    """Run ``build(tmp)``; on success ``tmp`` replaces ``out``, on failure it is removed."""
     out = out.absolute()
     if out.exists() and not out.is_dir():
         raise RenderError(f"{out}: exists and is not a directory")

@@ -39,13 +39,12 @@ def fmt_bytes(value: int) -> str:
     if value < 1024:
         return f"{value} B"
     scaled = float(value)
-    unit = "B"
     for unit in _BINARY_UNITS:
         scaled /= 1024
-        if scaled < 1024:
-            break
-    text = f"{scaled:.2f}".rstrip("0").rstrip(".")
-    return f"{text} {unit}"
+        if scaled < 1024 or unit == _BINARY_UNITS[-1]:
+            text = f"{scaled:.2f}".rstrip("0").rstrip(".")
+            return f"{text} {unit}"
+    raise AssertionError("unreachable")
 
 
 def fmt_shape(shape: tuple[int | None, ...]) -> str:

@@ -32,16 +32,13 @@ def load_factory(source: str) -> Any:
     return factory
 
 
-def build_model(source: str) -> Any:
+def build_model(source: str, factory: Any) -> Any:
     import keras
 
-    factory = load_factory(source)
     try:
         model = factory()
     except Exception as exc:
         raise CollectFailure(f"{source}() raised {type(exc).__name__}: {exc}") from exc
     if not isinstance(model, keras.Model):
-        raise CollectFailure(
-            f"{source}() returned {type(model).__name__}, not a Keras model"
-        )
+        raise CollectFailure(f"{source}() returned {type(model).__name__}, not a Keras model")
     return model

@@ -22,12 +22,14 @@ def _quiet_tensorflow() -> None:
 
 
 def collect_into(spec_data: dict[str, object], out: Path) -> None:
-    from reportgen.collect.keras_facts import ensure_built, model_facts
-    from reportgen.collect.source import build_model
+    from reportgen.collect.source import build_model, load_factory
     from reportgen.config import ModelSpec
 
     spec = ModelSpec.from_dict(spec_data)
-    model = build_model(spec.source)
+    factory = load_factory(spec.source)  # a wrong source fails before TensorFlow loads
+    from reportgen.collect.keras_facts import ensure_built, model_facts
+
+    model = build_model(spec.source, factory)
     ensure_built(model, spec.slug, spec.input_shape)
     facts = model_facts(model, spec)
     (out / "facts.json").write_text(facts.to_json(), encoding="utf-8")

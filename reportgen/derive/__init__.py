@@ -44,16 +44,20 @@ def _param_bytes(facts: ModelFacts) -> int:
 
 def find_mismatches(layers: tuple[LayerReport, ...], totals: Totals) -> tuple[Mismatch, ...]:
     found = [
-        Mismatch(layer.name, "parameters", layer.params.value, layer.keras_params,
-                 "Keras count_params()")
+        Mismatch(
+            layer.name, "parameters", layer.params.value, layer.keras_params, "Keras count_params()"
+        )
         for layer in layers
         if not layer.params_match
     ]
     for quantity, derived, reference in (
         ("parameters (model total)", totals.params, totals.keras_params),
         ("trainable parameters", totals.trainable_params, totals.keras_trainable_params),
-        ("non-trainable parameters", totals.non_trainable_params,
-         totals.keras_non_trainable_params),
+        (
+            "non-trainable parameters",
+            totals.non_trainable_params,
+            totals.keras_non_trainable_params,
+        ),
     ):
         if derived != reference:
             found.append(Mismatch("(model)", quantity, derived, reference, "Keras"))

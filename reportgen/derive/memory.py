@@ -43,7 +43,9 @@ def derive_activation(layer: LayerFacts, batch_size: int) -> Derivation:
         factors.append(Num(width))
         products.append(Product(tuple(factors)))
     formula = Formula(products[0] if len(products) == 1 else Sum(tuple(products)), unit="B")
-    per_example = sum(math.prod(int(d) for d in s[1:] if d is not None) for s in layer.output_shapes)
+    per_example = sum(
+        math.prod(int(d) for d in s[1:] if d is not None) for s in layer.output_shapes
+    )
     shapes = " + ".join(fmt_shape(s) for s in layer.output_shapes)
     batch_en = f"a batch of {batch_size} examples" if batch_size != 1 else "one example"
     batch_zh = f"批大小为 {batch_size}" if batch_size != 1 else "批大小为 1"

@@ -43,7 +43,8 @@ ZERO_PARAM_REASONS: dict[str, Text] = {
         "全局平均池化对每个通道求整体平均值，没有需要学习的参数。",
     ),
     "Flatten": Text(
-        "Flatten only reshapes its input into one vector per example; no value is changed.",
+        "Flatten only reshapes its input into one vector per example; no value changes and "
+        "there are no weights.",
         "Flatten 只是把每个样本展平成一维向量，数值一个也不改变，因此没有参数。",
     ),
     "Dropout": Text(
@@ -135,7 +136,9 @@ def conv_params(layer: LayerFacts) -> Derivation:
     if c_in is None:
         return _unknown("the number of input channels", "输入通道数")
     subs = _KERNEL_SYMBOLS.get(len(kernel), tuple(str(i + 1) for i in range(len(kernel))))
-    factors: list[Num | Sum | Product] = [Num(k, Symbol("k", s)) for k, s in zip(kernel, subs)]
+    factors: list[Num | Sum | Product] = [
+        Num(k, Symbol("k", s)) for k, s in zip(kernel, subs, strict=False)
+    ]
     if groups == 1:
         factors.append(Num(c_in, Symbol("c", "in")))
     else:
@@ -209,7 +212,8 @@ def generic_params(layer: LayerFacts) -> Derivation:
     terms = tuple(
         Term(
             weight.name.rsplit("/", 1)[-1],
-            Product(tuple(Num(d) for d in weight.shape)) if len(weight.shape) > 1
+            Product(tuple(Num(d) for d in weight.shape))
+            if len(weight.shape) > 1
             else Num(weight.shape[0] if weight.shape else 1),
         )
         for weight in layer.weights

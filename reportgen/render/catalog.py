@@ -18,9 +18,15 @@ from babel.messages.pofile import read_po, write_po
 from reportgen.render.i18n import CATALOG_LOCALE, DOMAIN, catalog_path
 from reportgen.render.resources import resource_dir
 
+HEADER_COMMENT = (
+    "# Interface strings of reportgen's site templates.\n"
+    "# Refresh with `python -m reportgen.render.catalog`, then translate the empty entries."
+)
+
 _METHOD_MAP = [("**.html", "jinja2.ext:babel_extract")]
-_OPTIONS = {"**.html": {"extensions": "jinja2.ext.i18n", "trim_blocks": "true",
-                        "lstrip_blocks": "true"}}
+_OPTIONS = {
+    "**.html": {"extensions": "jinja2.ext.i18n", "trim_blocks": "true", "lstrip_blocks": "true"}
+}
 
 
 def template_messages() -> Catalog:
@@ -49,11 +55,14 @@ def update_catalogs() -> list[Path]:
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             catalog = Catalog(locale=locale, domain=DOMAIN, project="reportgen")
-        catalog.update(template, no_fuzzy_matching=True)
+        catalog.update(template, no_fuzzy_matching=True, update_creation_date=False)
         catalog.obsolete.clear()
+        catalog.fuzzy = False
+        catalog.header_comment = HEADER_COMMENT
         with path.open("wb") as fh:
-            write_po(fh, catalog, width=100, omit_header=False, sort_output=False,
-                     include_previous=False)
+            write_po(
+                fh, catalog, width=100, omit_header=False, sort_output=False, include_previous=False
+            )
         written.append(path)
     return written
 

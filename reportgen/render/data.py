@@ -1,4 +1,4 @@
-"""``data/<slug>.json``: the machine-readable report (see ``reportgen/schema/report.schema.json``)."""
+"""``data/<slug>.json``: the machine-readable report (schema: ``reportgen/schema``)."""
 
 from __future__ import annotations
 
@@ -35,8 +35,10 @@ def layer_data(layer: LayerReport) -> dict[str, Any]:
         "params_formula_symbolic": (
             layer.params.formula.symbolic_text if layer.params.formula is not None else None
         ),
-        "params_explanation": {"en": layer.params.explanation.en,
-                               "zh": layer.params.explanation.zh},
+        "params_explanation": {
+            "en": layer.params.explanation.en,
+            "zh": layer.params.explanation.zh,
+        },
         "keras_params": layer.keras_params,
         "params_match": layer.params_match,
         "trainable_params": layer.trainable_params,

@@ -35,11 +35,13 @@ def expr_mathml(expr: Expr, symbolic: bool = False) -> str:
     if isinstance(expr, Sum):
         return f"<mrow>{_mo('+').join(expr_mathml(t, symbolic) for t in expr.terms)}</mrow>"
     assert isinstance(expr, Term)
-    return f"<mrow><mtext>{escape(expr.label)}&#xA0;</mtext>{expr_mathml(expr.expr, symbolic)}</mrow>"
+    return (
+        f"<mrow><mtext>{escape(expr.label)}&#xA0;</mtext>{expr_mathml(expr.expr, symbolic)}</mrow>"
+    )
 
 
 def _unit(unit: str) -> str:
-    return f"<mspace width=\"0.2em\"/><mi mathvariant=\"normal\">{escape(unit)}</mi>" if unit else ""
+    return f'<mspace width="0.2em"/><mi mathvariant="normal">{escape(unit)}</mi>' if unit else ""
 
 
 def formula_mathml(formula: Formula) -> Markup:

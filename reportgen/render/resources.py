@@ -8,7 +8,7 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 
 
 def resource_dir(name: str) -> Path:
-    """``templates`` or ``locales``: ``reportgen/<name>`` in a wheel, ``<repo>/<name>`` in a checkout."""
+    """``templates`` or ``locales``: in the wheel under ``reportgen/``, else the checkout's."""
     for candidate in (_PACKAGE / name, _PACKAGE.parent / name):
         if candidate.is_dir():
             return candidate

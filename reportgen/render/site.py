@@ -44,7 +44,7 @@ def build_date() -> str:
 def render_markdown(text: str) -> Markup:
     """A model article (trusted project documentation, not model data) as HTML."""
     html = markdown.markdown(text, extensions=["tables", "fenced_code", "sane_lists"])
-    return Markup(html)  # noqa: S704 - articles are the project's own Markdown files
+    return Markup(html)
 
 
 def make_environment(lang: str) -> Environment:
@@ -112,16 +112,35 @@ def gather_pages(reports: list[ModelReport], failures: dict[str, str]) -> list[P
             context = _page_context(lang, path, f"{other}/{report.slug}.html")
             prev_report = reports[index - 1] if index > 0 else None
             next_report = reports[index + 1] if index + 1 < len(reports) else None
-            pages.append(_render(env, "model.html", path, report=report, prev=prev_report,
-                                 next=next_report, **context))
+            pages.append(
+                _render(
+                    env,
+                    "model.html",
+                    path,
+                    report=report,
+                    prev=prev_report,
+                    next=next_report,
+                    **context,
+                )
+            )
         path = f"{lang}/index.html"
         context = _page_context(lang, path, f"{other}/index.html")
-        pages.append(_render(env, "index.html", path, reports=reports, failures=failures,
-                             **context))
+        pages.append(
+            _render(env, "index.html", path, reports=reports, failures=failures, **context)
+        )
     env = make_environment("en")
     context = _page_context("en", "index.html", "zh/index.html")
-    pages.append(_render(env, "root.html", "index.html", reports=reports, failures=failures,
-                         languages=LANGUAGE_NAMES, **context))
+    pages.append(
+        _render(
+            env,
+            "root.html",
+            "index.html",
+            reports=reports,
+            failures=failures,
+            languages=LANGUAGE_NAMES,
+            **context,
+        )
+    )
     return pages
 
 
@@ -167,4 +186,3 @@ def render_site(
     _copy_assets(writer)
     writer.write(".nojekyll", b"")  # GitHub Pages: serve files as they are
     return sorted(writer.written)
-

@@ -1,0 +1,121 @@
+"""The command line end to end: a real build of the LeNet, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reportgen.cli import main
+from tests.sitecheck import broken_links, parse
+
+GOLD = Path(__file__).parent / "gold"
+VOLATILE_GENERATOR_KEYS = ("reportgen", "tensorflow", "keras")
+
+
+def scrub(data: dict) -> dict:  # type: ignore[type-arg]
+    """Drop what changes between machines and versions but not between correct builds."""
+    data = json.loads(json.dumps(data))
+    for key in VOLATILE_GENERATOR_KEYS:
+        data["generator"][key] = "*"
+    return data
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
+    return subprocess.run(
+        [sys.executable, "-m", "reportgen", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("build")
+    result = run_cli("build", "--out", "site", "--strict", cwd=work)
+    assert result.returncode == 0, result.stderr
+    return work / "site"
+
+
+@pytest.mark.tf
+def test_build_writes_the_site(built: Path) -> None:
+    for path in (
+        "index.html",
+        "en/index.html",
+        "zh/index.html",
+        "en/lenet.html",
+        "zh/lenet.html",
+        "data/lenet.json",
+        "assets/style.css",
+    ):
+        assert (built / path).is_file(), path
+    assert broken_links(built) == []
+    assert parse(built / "zh" / "lenet.html").html["lang"] == "zh-Hans"
+
+
+@pytest.mark.tf
+def test_lenet_json_matches_gold(built: Path) -> None:
+    actual = scrub(json.loads((built / "data" / "lenet.json").read_text(encoding="utf-8")))
+    gold_path = GOLD / "lenet.json"
+    text = json.dumps(actual, ensure_ascii=False, indent=2) + "\n"
+    if os.environ.get("REPORTGEN_UPDATE_GOLD"):
+        gold_path.write_text(text, encoding="utf-8")
+    expected = json.loads(gold_path.read_text(encoding="utf-8"))
+    if actual != expected:
+        gold_path.with_suffix(".json.actual").write_text(text, encoding="utf-8")
+    assert actual == expected, f"differs from {gold_path}; see {gold_path}.actual"
+
+
+def test_unknown_model_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["build", "--models", "nope", "--out", str(tmp_path / "site")]) == 1
+    err = capsys.readouterr().err
+    assert err == "reportgen: error: unknown model 'nope' in --models (known: lenet)\n"
+    assert not (tmp_path / "site").exists()
+
+
+def test_bad_config_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "r.toml"
+    config.write_text("[[models]]\nslug = 'a'\nsource = 'x:y'\nbatch = 2\n")
+    assert main(["list", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"reportgen: error: {config}: models[0].batch is not a known key")
+    assert err.count("\n") == 1
+
+
+def test_missing_module_names_model_and_cause(tmp_path: Path) -> None:
+    (tmp_path / "reportgen.toml").write_text(
+        "[[models]]\nslug = 'ghost'\nsource = 'no_such_module:build'\n"
+    )
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "keep.txt").write_text("previous site")
+    result = run_cli("build", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "reportgen: error: ghost: cannot import module 'no_such_module' "
+        "(No module named 'no_such_module')"
+    )
+    assert "Traceback" not in result.stderr
+    assert (tmp_path / "site" / "keep.txt").read_text() == "previous site"
+
+
+def test_list_and_help(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["list"]) == 0
+    assert "lenet\treportgen.zoo.lenet:build_lenet" in capsys.readouterr().out
+    for command in ("build", "collect", "render", "list", "serve"):
+        assert main([command, "--help"]) == 0
+        assert "Usage: reportgen" in capsys.readouterr().out

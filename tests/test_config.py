@@ -1,0 +1,98 @@
+"""Configuration: files found in the right order, every mistake named precisely."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reportgen.config import load_config
+from reportgen.errors import ConfigError
+
+GOOD = """
+[[models]]
+slug = "mine"
+source = "pkg.models:build"
+input_shape = [32, 32, 3]
+batch_size = 4
+title.en = "Mine"
+title.zh = "我的模型"
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "reportgen.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_builtin_models_without_configuration(tmp_path: Path) -> None:
+    config = load_config(cwd=tmp_path)
+    assert config.path is None
+    assert [m.slug for m in config.models] == ["lenet"]
+    assert config.models[0].builtin
+
+
+def test_reportgen_toml(tmp_path: Path) -> None:
+    write(tmp_path, GOOD)
+    (model,) = load_config(cwd=tmp_path).models
+    assert (model.slug, model.source, model.input_shape, model.batch_size) == (
+        "mine",
+        "pkg.models:build",
+        (32, 32, 3),
+        4,
+    )
+    assert (model.title_en, model.title_zh) == ("Mine", "我的模型")
+
+
+def test_pyproject_tool_table(tmp_path: Path) -> None:
+    text = GOOD.replace("[[models]]", "[[tool.reportgen.models]]")
+    write(tmp_path, "[project]\nname='x'\n" + text, "pyproject.toml")
+    assert load_config(cwd=tmp_path).models[0].slug == "mine"
+
+
+def test_pyproject_without_tool_table_means_builtins(tmp_path: Path) -> None:
+    write(tmp_path, "[project]\nname='x'\n", "pyproject.toml")
+    assert load_config(cwd=tmp_path).path is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[[models]\n", "not valid TOML"),
+        (GOOD + "colour = 1\n", r"models\[0\]\.colour is not a known key"),
+        ("out = 3\n" + GOOD, "out must be a non-empty string, got 3"),
+        (
+            GOOD.replace("batch_size = 4", 'batch_size = "4"'),
+            r"models\[0\]\.batch_size must be a positive integer, got '4'",
+        ),
+        (GOOD.replace("[32, 32, 3]", "[32, -1]"), r"input_shape must be a list of positive"),
+        (GOOD.replace('"pkg.models:build"', '"pkg.models"'), "source must be a string 'package"),
+        (GOOD.replace('slug = "mine"', 'slug = "../etc"'), "slug must be"),
+        (GOOD + GOOD, "has the slug 'mine' twice"),
+        ("[[models]]\nslug = 'x'\n", "missing the key 'source'"),
+        ("speed = 1\n", "speed is not a known key"),
+        (
+            GOOD.replace('title.zh = "我的模型"', 'title.fr = "Le mien"'),
+            r"title\.fr is not a known key",
+        ),
+    ],
+)
+def test_mistakes_name_file_key_and_expectation(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(cwd=tmp_path)
+    assert str(path) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_explicit_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such configuration file"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_select_models(tmp_path: Path) -> None:
+    config = load_config(cwd=tmp_path)
+    assert [m.slug for m in config.select(["lenet"])] == ["lenet"]
+    with pytest.raises(ConfigError, match="unknown model 'nope' in --models"):
+        config.select(["nope"])

@@ -1,0 +1,212 @@
+"""Rendering and publishing on hand-made facts: structure, languages, links, escaping."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from reportgen.derive import derive_model
+from reportgen.errors import CheckError, RenderError
+from reportgen.model import Text
+from reportgen.pipeline import check_reports
+from reportgen.publish import publish
+from reportgen.render.site import render_site
+from tests.handmade import layer, lenet_facts
+from tests.sitecheck import broken_links, parse
+
+ARTICLE = Text("## Why\n\nEnglish *article*.", "## 为什么\n\n中文**文章**。")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    reports = [
+        derive_model(lenet_facts(), ARTICLE),
+        derive_model(lenet_facts(slug="second", title_en="Second", title_zh="第二个")),
+    ]
+    render_site(reports, out)
+    return out
+
+
+def test_layout(site: Path) -> None:
+    files = {p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()}
+    assert {
+        "index.html",
+        "en/index.html",
+        "zh/index.html",
+        "en/lenet.html",
+        "zh/lenet.html",
+        "en/second.html",
+        "zh/second.html",
+        "data/lenet.json",
+        "data/second.json",
+        "data/report.schema.json",
+        "assets/style.css",
+    } <= files
+
+
+@pytest.mark.parametrize(
+    ("lang", "html_lang", "other"), [("en", "en", "zh"), ("zh", "zh-Hans", "en")]
+)
+def test_model_page_language_and_switch(site: Path, lang: str, html_lang: str, other: str) -> None:
+    soup = parse(site / lang / "lenet.html")
+    assert soup.html["lang"] == html_lang
+    switch = soup.select_one("nav.lang-switch a")
+    assert switch["href"] == f"../{other}/lenet.html"
+    alternates = {link["hreflang"]: link["href"] for link in soup.select('link[rel="alternate"]')}
+    assert alternates == {"en": "../en/lenet.html", "zh-Hans": "../zh/lenet.html"}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_layer_table_rows(site: Path, lang: str) -> None:
+    soup = parse(site / lang / "lenet.html")
+    rows = soup.select("table.layers tbody tr")
+    names = [row.select_one("th").get_text(strip=True) for row in rows]
+    assert names == [
+        "image",
+        "conv1",
+        "pool1",
+        "conv2",
+        "pool2",
+        "flatten",
+        "fc1",
+        "dropout",
+        "fc2",
+    ]
+    conv1 = rows[1].get_text(" ", strip=True)
+    assert "(5×5×1+1)×32 = 832" in conv1
+    assert "28×28×32×4 B = 100,352 B = 98 KiB" in conv1
+    assert "3136×1024+1024 = 3,212,288" in rows[6].get_text(" ", strip=True)
+    assert not soup.select("tr.mismatch")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_derivation_sections_have_mathml(site: Path, lang: str) -> None:
+    soup = parse(site / lang / "lenet.html")
+    sections = soup.select("section.derivation")
+    assert len(sections) == 9
+    conv1 = soup.select_one("#layer-1")
+    maths = conv1.find_all("math")
+    assert [m["alttext"] for m in maths] == [
+        "(k_h×k_w×c_in+1)×c_out",
+        "(5×5×1+1)×32 = 832",
+        "28×28×32×4 B = 100,352 B = 98 KiB",
+    ]
+
+
+def test_chinese_page_reads_chinese(site: Path) -> None:
+    soup = parse(site / "zh" / "lenet.html")
+    text = soup.get_text(" ", strip=True)
+    for phrase in ("逐层明细", "每个数字从何而来", "参数量", "输出内存", "权值共享", "为什么"):
+        assert phrase in text
+    assert "Layer by layer" not in text
+    assert soup.title.get_text() == "LeNet 网络 · reportgen"
+
+
+def test_english_page_has_article_and_totals(site: Path) -> None:
+    soup = parse(site / "en" / "lenet.html")
+    assert soup.select_one("#article h2").get_text() == "Why"
+    totals = soup.select_one("table.totals").get_text(" ", strip=True)
+    assert "3,274,634" in totals and "12.49 MiB" in totals
+
+
+def test_index_lists_models_with_both_languages(site: Path) -> None:
+    soup = parse(site / "index.html")
+    hrefs = {a["href"] for a in soup.find_all("a")}
+    assert {"en/lenet.html", "zh/lenet.html", "en/second.html", "zh/second.html"} <= hrefs
+    assert "3,274,634" in soup.get_text()
+    zh_index = parse(site / "zh" / "index.html")
+    assert zh_index.html["lang"] == "zh-Hans"
+    assert "zh/lenet.html" not in {a["href"] for a in zh_index.find_all("a")}
+    assert "lenet.html" in {a["href"].rsplit("/", 1)[-1] for a in zh_index.find_all("a")}
+
+
+def test_every_relative_link_resolves(site: Path) -> None:
+    assert broken_links(site) == []
+
+
+def test_pager_links_models(site: Path) -> None:
+    soup = parse(site / "en" / "lenet.html")
+    assert soup.select_one('a[rel="next"]')["href"] == "second.html"
+
+
+def test_data_json_matches_schema(site: Path) -> None:
+    schema = json.loads((site / "data" / "report.schema.json").read_text())
+    data = json.loads((site / "data" / "lenet.json").read_text())
+    jsonschema.validate(data, schema)
+    assert data["totals"]["params"] == 3_274_634
+    fc1 = next(item for item in data["layers"] if item["name"] == "fc1")
+    assert fc1["params_formula"] == "3136×1024+1024 = 3,212,288"
+    assert fc1["measured_bytes"] is None and fc1["time_us"] is None
+
+
+def test_hostile_names_are_shown_literally(tmp_path: Path) -> None:
+    evil = '<script>alert("x")</script>'
+    facts = lenet_facts(
+        layers=(
+            layer(
+                evil, "Dense", (None, 3), (None, 2), (("kernel", (3, 2)),), units=2, use_bias=False
+            ),
+        ),
+        title_en='"><img src=x onerror=alert(1)>',
+        title_zh="<b>粗</b>",
+    )
+    render_site([derive_model(facts)], tmp_path)
+    for page in ("en/lenet.html", "zh/lenet.html", "index.html", "en/index.html"):
+        html = (tmp_path / page).read_text()
+        assert "<script>" not in html and "<img" not in html and "<b>粗" not in html
+    soup = parse(tmp_path / "en" / "lenet.html")
+    assert soup.select_one("table.layers tbody th").get_text() == evil
+
+
+def test_mismatch_is_shown_and_strict_fails(tmp_path: Path) -> None:
+    layers = list(lenet_facts().layers)
+    layers[1] = dataclasses.replace(layers[1], keras_params=999)
+    report = derive_model(lenet_facts(layers=tuple(layers)))
+    render_site([report], tmp_path)
+    soup = parse(tmp_path / "en" / "lenet.html")
+    assert soup.select_one(".alert") is not None
+    assert len(soup.select("tr.mismatch")) == 1
+    assert check_reports([report], strict=False)
+    with pytest.raises(CheckError, match="conv1"):
+        check_reports([report], strict=True)
+
+
+def _tree_hash(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_same_input_renders_the_same_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    reports = [derive_model(lenet_facts(), ARTICLE)]
+    render_site(reports, tmp_path / "a")
+    render_site(reports, tmp_path / "b")
+    assert _tree_hash(tmp_path / "a") == _tree_hash(tmp_path / "b")
+    assert "2023-11-14" in (tmp_path / "a" / "en" / "lenet.html").read_text()
+
+
+def test_failed_build_leaves_previous_site(tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    out.mkdir()
+    (out / "index.html").write_text("old")
+
+    def failing(tmp: Path) -> None:
+        (tmp / "index.html").write_text("half")
+        raise RenderError("boom")
+
+    with pytest.raises(RenderError):
+        publish(out, failing)
+    assert (out / "index.html").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+    publish(out, lambda tmp: (tmp / "index.html").write_text("new"))
+    assert (out / "index.html").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import pytest
+
+from reportgen.derive.expr import Formula, Num, Product, Sum, Symbol, Term
+from reportgen.render.math import formula_mathml, symbolic_mathml
+from reportgen.units import dtype_bytes, fmt_bytes, fmt_int, fmt_shape
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (40, "40 B"),
+        (1023, "1023 B"),
+        (1024, "1 KiB"),
+        (25_088, "24.5 KiB"),
+        (12_544, "12.25 KiB"),
+        (100_352, "98 KiB"),
+        (3_211_264, "3.06 MiB"),
+        (2**30, "1 GiB"),
+    ],
+)
+def test_fmt_bytes(value, text):  # type: ignore[no-untyped-def]
+    assert fmt_bytes(value) == text
+
+
+def test_fmt_int_and_shape():
+    assert fmt_int(3_212_288) == "3,212,288"
+    assert fmt_shape((None, 28, 28, 32)) == "(None, 28, 28, 32)"
+    assert fmt_shape((None,)) == "(None,)"
+    assert dtype_bytes("float16") == 2 and dtype_bytes("mystery") is None
+
+
+CONV = Formula(
+    Product(
+        (
+            Sum(
+                (
+                    Product(
+                        (
+                            Num(5, Symbol("k", "h")),
+                            Num(5, Symbol("k", "w")),
+                            Num(1, Symbol("c", "in")),
+                        )
+                    ),
+                    Num(1),
+                )
+            ),
+            Num(32, Symbol("c", "out")),
+        )
+    )
+)
+
+
+def test_formula_text_and_value():
+    assert CONV.value == 832
+    assert CONV.text == "(5×5×1+1)×32 = 832"
+    assert CONV.symbolic_text == "(k_h×k_w×c_in+1)×c_out"
+
+
+def test_mathml_has_parentheses_numbers_and_result():
+    markup = str(formula_mathml(CONV))
+    assert markup.startswith('<math display="block" alttext="(5×5×1+1)×32 = 832">')
+    assert "<mo>(</mo>" in markup and "<mo>)</mo>" in markup
+    assert markup.count("<mn>5</mn>") == 2
+    assert markup.endswith("<mo>=</mo><mn>832</mn></mrow></math>")
+    symbolic = str(symbolic_mathml(CONV))
+    assert "<msub><mi>k</mi><mtext>h</mtext></msub>" in symbolic
+
+
+def test_byte_formula_mathml_has_units():
+    formula = Formula(Product((Num(28), Num(28), Num(32), Num(4))), unit="B")
+    markup = str(formula_mathml(formula))
+    assert "<mn>100,352</mn>" in markup and "<mn>98</mn>" in markup
+    assert 'mathvariant="normal">KiB</mi>' in markup
+
+
+def test_labels_in_formulas_are_escaped():
+    formula = Formula(Sum((Term("<k>", Num(3)), Term("b&", Num(1)))))
+    markup = str(formula_mathml(formula))
+    assert "&lt;k&gt;" in markup and "b&amp;" in markup and "<k>" not in markup
