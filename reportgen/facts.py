@@ -61,6 +61,35 @@ class OpMemory:
 
 
 @dataclass(frozen=True)
+class MemoryNote:
+    """One structured remark on how a layer's output memory came about at run time.
+
+    ``kind`` is one of: ``fed_input`` (the batch is fed from outside the graph; ``nbytes``),
+    ``no_op`` (the layer ran no op of its own, e.g. Dropout at inference), ``not_run``
+    (the op producing the output was removed or merged by the optimizer; ``op``),
+    ``view`` (``op_type`` only reinterprets its input: the output reuses the buffer of
+    ``owner_layer``, or a fed buffer when None; ``nbytes``), ``in_place`` (``op_type``
+    overwrote such a buffer), ``in_place_same_layer`` (``op_type`` computed in place in
+    the buffer that ``owner_op_type`` allocated in this layer), ``padding`` (the allocation
+    holds ``nbytes`` for ``expected_bytes`` of elements), ``fused`` (``fused_ops`` ran as one
+    ``op_type``), ``workspace`` / ``other_outputs`` (``op_type`` also allocated ``nbytes``
+    in further outputs), ``scratch`` (``op_type`` used ``nbytes`` of temporary memory),
+    ``multiple_outputs`` / ``shared_calls`` (``count`` outputs summed / calls, first one
+    reported).
+    """
+
+    kind: str
+    op_type: str | None = None
+    op: str | None = None
+    nbytes: int | None = None
+    expected_bytes: int | None = None
+    owner_layer: str | None = None
+    owner_op_type: str | None = None
+    fused_ops: tuple[str, ...] = ()
+    count: int | None = None
+
+
+@dataclass(frozen=True)
 class MemoryMeasurement:
     """Per-op output allocations of one forward pass, and the allocators' totals."""
 
@@ -68,8 +97,8 @@ class MemoryMeasurement:
     ops: tuple[OpMemory, ...]
     layer_bytes: dict[str, int | None]
     """Bytes of the allocation holding each Keras layer's output (None: no allocation)."""
-    layer_notes: dict[str, str]
-    """Why a layer's measured bytes differ from a plain output allocation, by layer name."""
+    layer_notes: dict[str, tuple[MemoryNote, ...]]
+    """How each layer's output allocation came about (fusion, forwarding, workspace...)."""
     allocator_peak_bytes: int | None
     allocator_total_bytes: int | None
 
@@ -192,7 +221,13 @@ def _memory_from_dict(data: dict[str, Any] | None) -> MemoryMeasurement | None:
         method=data["method"],
         ops=ops,
         layer_bytes=dict(data["layer_bytes"]),
-        layer_notes=dict(data["layer_notes"]),
+        layer_notes={
+            name: tuple(
+                MemoryNote(**{**note, "fused_ops": tuple(note.get("fused_ops", ()))})
+                for note in notes
+            )
+            for name, notes in data["layer_notes"].items()
+        },
         allocator_peak_bytes=data.get("allocator_peak_bytes"),
         allocator_total_bytes=data.get("allocator_total_bytes"),
     )

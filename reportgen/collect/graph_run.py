@@ -1,0 +1,858 @@
+"""Measured memory per op and layer, and TensorFlow's FLOPs count, from one graph run.
+
+Route (chosen because it stays close to a plain forward pass in time and memory):
+
+1. trace ``model(x, training=False)`` as a ``tf.function`` whose input signature fixes the
+   batch, so every shape in the graph is static (the FLOPs profiler needs that);
+2. rewrite the traced GraphDef: each ``ReadVariableOp`` of a captured variable becomes a
+   ``Placeholder`` with the same name, so the weights are *fed*, not frozen into constants
+   (freezing VGG16 costs about 98 s and 13 GiB here; feeding costs almost nothing);
+3. run the imported graph twice in a ``tf.compat.v1.Session`` with ``FULL_TRACE`` and read the
+   allocator's record of every op output from the second run's ``step_stats``;
+4. map each op back to its Keras layer through the name scope Keras opened for that layer;
+5. count float operations with ``tf.compat.v1.profiler`` on the same imported graph.
+
+Imports TensorFlow; only the collect worker process loads this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from reportgen.collect.source import CollectFailure
+from reportgen.facts import FlopsMeasurement, MemoryMeasurement, MemoryNote, OpMemory
+
+METHOD = "session-full-trace (variables fed as placeholders)"
+
+
+# ---------------------------------------------------------------------------------------------
+# Layers and their name scopes
+
+
+def _top_level_layers(model: Any) -> list[Any]:
+    """The model's InputLayers (Sequential hides them in ``model.layers``) then its layers."""
+    seen: dict[int, Any] = {}
+    for tensor in getattr(model, "inputs", None) or []:
+        history = getattr(tensor, "_keras_history", None)
+        if history is not None:
+            seen.setdefault(id(history.operation), history.operation)
+    for layer in model.layers:
+        seen.setdefault(id(layer), layer)
+    return list(seen.values())
+
+
+_INVALID_SCOPE_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
+"""Characters replaced in a layer's name scope. Python's scope check would let ``>`` and ``\\``
+through, but the C++ node-name check at import refuses them, so they go too."""
+
+
+@contextlib.contextmanager
+def _recording_layer_scopes(layers: list[Any]) -> Iterator[dict[str, str]]:
+    """Record the graph name scope TensorFlow actually opens for each call of ``layers``.
+
+    Keras opens ``tf.name_scope(layer.name)`` twice per call (once around ``build``, once
+    around ``call``) and the graph makes repeated scope names unique, so LeNet's ``conv1``
+    runs in ``lenet_1/conv1_1``; a layer named ``conv1_1`` would then run in ``conv1_1_2``.
+    Guessing from names is ambiguous, so we hook the Keras name scope while tracing and note
+    the scope each layer call got: {full scope: layer name}, in call order.
+
+    The same hook makes names like ``d<1>'q`` traceable: Keras allows them, a graph name
+    scope does not (eager mode never checks), so their scope is opened with the offending
+    characters replaced by ``_``. If the hook point is missing (a future Keras), the dict
+    stays empty and the caller falls back to matching names.
+    """
+    recorded: dict[str, str] = {}
+    names = {id(layer): str(layer.name) for layer in layers}
+    try:
+        from keras.src import backend as keras_backend
+
+        scope_class = keras_backend.name_scope
+        original_enter = scope_class.__enter__
+    except (ImportError, AttributeError):
+        yield recorded
+        return
+
+    def recording_enter(self: Any) -> Any:
+        scope_name = getattr(self, "name", "")
+        if hasattr(self, "_tf_name_scope") and _INVALID_SCOPE_CHARS.search(scope_name):
+            self._tf_name_scope = tf.name_scope(_INVALID_SCOPE_CHARS.sub("_", scope_name))
+        result = original_enter(self)
+        name = names.get(id(getattr(self, "caller", None)))
+        if name is not None and getattr(self, "_pop_on_exit", False):
+            scope = tf.compat.v1.get_default_graph().get_name_scope()
+            if scope:
+                recorded[scope] = name
+        return result
+
+    scope_class.__enter__ = recording_enter
+    try:
+        yield recorded
+    finally:
+        scope_class.__enter__ = original_enter
+
+
+@dataclass
+class _LayerIndex:
+    """Maps a graph node name to the layer call, and top-level Keras layer, that made it."""
+
+    scopes: dict[str, str]
+    """Full name scope of each layer call → layer name, recorded while tracing."""
+    layer_names: list[str]
+    _cache: dict[str, tuple[str, str] | None] = field(default_factory=dict)
+
+    def layer_of(self, node_name: str) -> str | None:
+        found = self._lookup(node_name)
+        return found[1] if found else None
+
+    def call_of(self, node_name: str) -> str | None:
+        """The name scope of the layer call holding the node (one per call of a shared layer)."""
+        found = self._lookup(node_name)
+        return found[0] if found else None
+
+    def calls_of(self, layer: str) -> list[str]:
+        """The layer's calls in tracing order (by name fallback: the layer as its only call)."""
+        if not self.scopes:
+            return [layer]
+        return [scope for scope, name in self.scopes.items() if name == layer]
+
+    def _lookup(self, node_name: str) -> tuple[str, str] | None:
+        if node_name not in self._cache:
+            self._cache[node_name] = (
+                self._by_recorded_scope(node_name)
+                if self.scopes
+                else self._by_name_pattern(node_name)
+            )
+        return self._cache[node_name]
+
+    def _by_recorded_scope(self, node_name: str) -> tuple[str, str] | None:
+        # The longest recorded scope holding the node wins; comparing whole path segments
+        # means "conv1_1" never claims "conv1_10/...". A nested model's inner layers were not
+        # recorded, so their ops belong to the nested model (a top-level layer).
+        parts = node_name.split("/")
+        for end in range(len(parts) - 1, 0, -1):
+            scope = "/".join(parts[:end])
+            layer = self.scopes.get(scope)
+            if layer is not None:
+                return scope, layer
+        return None
+
+    def _by_name_pattern(self, node_name: str) -> tuple[str, str] | None:
+        # Fallback when no scope was recorded: a path segment equal to a layer name, or to a
+        # layer name plus the graph's "_<n>" uniquifier; the outermost segment that matches
+        # names the top-level layer, the longest layer name wins among candidates. Calls of a
+        # shared layer cannot be told apart this way: the layer stands for all of them.
+        for segment in node_name.split("/")[:-1]:
+            candidates = [
+                name
+                for name in self.layer_names
+                if segment == name or re.fullmatch(re.escape(name) + r"_\d+", segment)
+            ]
+            if candidates:
+                layer = max(candidates, key=len)
+                return layer, layer
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Tracing and rewriting
+
+
+@dataclass
+class _FeedableGraph:
+    """The traced forward pass as a GraphDef whose weights are placeholders, and its feeds."""
+
+    graph_def: Any
+    feeds: dict[str, np.ndarray]
+    """Tensor name → value, for the model inputs and every variable read."""
+    fetches: list[str]
+    input_nodes: list[str]
+    """Placeholder node names of the model inputs, in ``model.inputs`` order."""
+    input_bytes: dict[str, int]
+    """Bytes of the fed batch per input placeholder node."""
+    index: _LayerIndex
+
+
+def _input_specs(model: Any, batch_size: int) -> list[Any]:
+    inputs = getattr(model, "inputs", None)
+    if not inputs:
+        raise CollectFailure("the model has no symbolic inputs; build it before measuring")
+    specs = []
+    for position, tensor in enumerate(inputs):
+        dims = tuple(tensor.shape)[1:]
+        if any(d is None for d in dims):
+            raise CollectFailure(
+                f"input {position} ({tensor.name}) has an unknown dimension {tuple(tensor.shape)}; "
+                "the memory measurement needs a fixed input shape"
+            )
+        # The spec name becomes the placeholder's node name, which must be a valid op name.
+        name = re.sub(r"[^A-Za-z0-9_.\-]", "_", str(tensor.name))
+        if not re.match(r"[A-Za-z0-9.]", name):
+            name = f"input_{position}_{name}"
+        specs.append(tf.TensorSpec((batch_size, *dims), tf.as_dtype(tensor.dtype), name=name))
+    return specs
+
+
+def _sample_value(spec: Any, rng: np.random.Generator) -> np.ndarray:
+    """Random floats, zeros otherwise: zero is a valid index for Embedding-like inputs."""
+    dtype = spec.dtype.as_numpy_dtype
+    shape = tuple(spec.shape)
+    if spec.dtype.is_floating:
+        return rng.standard_normal(shape).astype(dtype)
+    return np.zeros(shape, dtype=dtype)
+
+
+def _trace_forward(model: Any, specs: list[Any], layers: list[Any]) -> tuple[Any, dict[str, str]]:
+    """The concrete function of one inference forward pass, and the layer scopes it opened."""
+    import keras
+
+    structure = _input_structure(model, len(specs))
+
+    def forward(*xs: Any) -> Any:
+        if structure is None:
+            return model(xs[0] if len(xs) == 1 else list(xs), training=False)
+        return model(keras.tree.pack_sequence_as(structure, list(xs)), training=False)
+
+    with _recording_layer_scopes(layers) as scopes:
+        try:
+            concrete = tf.function(forward, input_signature=specs).get_concrete_function()
+        except Exception as exc:
+            raise CollectFailure(
+                f"the forward pass cannot be traced as a TensorFlow graph: {_one_line(exc)}"
+            ) from exc
+    return concrete, dict(scopes)
+
+
+def _input_structure(model: Any, count: int) -> Any:
+    """The list or dict of inputs a multi-input functional model was built with, if known."""
+    if count == 1:
+        return None
+    try:
+        return model.input
+    except (AttributeError, ValueError):
+        return None  # a subclassed model never called symbolically: pass a plain list
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _one_line(exc: BaseException) -> str:
+    """The cause of a tracing error in one line, without tf.function's traceback excerpt.
+
+    tf.function wraps the real error as "in user code: File ... <code> ... Error: message";
+    Keras adds "Arguments received by ...". Keep the error lines and the message lines.
+    """
+    kept: list[str] = []
+    skip_next = False
+    for raw in _ANSI.sub("", str(exc)).splitlines():
+        line = raw.strip()
+        if skip_next:
+            skip_next = False
+            continue
+        if line.startswith("File "):
+            skip_next = True  # the quoted source line follows each frame
+            continue
+        if line.startswith("Arguments received by"):
+            break
+        if line and line != "in user code:":
+            kept.append(line)
+    text = " ".join(kept) or type(exc).__name__
+    if not re.match(r"\w+(Error|Exception)\b", text):
+        text = f"{type(exc).__name__}: {text}"
+    return text if len(text) <= 400 else text[:397] + "..."
+
+
+def _captured_values(func_graph: Any, model: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split the function's captures into variables (by handle placeholder) and plain tensors.
+
+    A capture is an outside tensor the graph reads through an internal placeholder: a
+    variable's resource handle, or occasionally an eager constant.
+    """
+    by_handle: dict[Any, Any] = {}
+    for variable in list(func_graph.variables) + [
+        getattr(v, "value", v) for v in getattr(model, "variables", [])
+    ]:
+        handle = getattr(variable, "handle", None)
+        if handle is not None:
+            by_handle.setdefault(handle.ref(), variable)
+    variables: dict[str, Any] = {}
+    constants: dict[str, Any] = {}
+    for external, internal in func_graph.captures:
+        node = internal.op.name
+        if internal.dtype == tf.resource:
+            variable = by_handle.get(external.ref())
+            if variable is None:
+                raise CollectFailure(
+                    f"the graph reads a resource that is not a model variable ({node}); "
+                    "lookup tables and other resources cannot be fed"
+                )
+            variables[node] = variable
+        else:
+            constants[node] = external
+    return variables, constants
+
+
+def _placeholder_for(name: str, variable: Any) -> Any:
+    node = tf.compat.v1.NodeDef(name=name, op="Placeholder")
+    node.attr["dtype"].type = variable.dtype.as_datatype_enum
+    node.attr["shape"].shape.CopyFrom(tf.TensorShape(variable.shape).as_proto())
+    return node
+
+
+def _feedable_graph_def(graph_def: Any, variables: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """Turn each read of a captured variable into a placeholder named like the read.
+
+    Keeping the ``ReadVariableOp``'s name keeps every downstream input reference valid; the
+    resource placeholders themselves are then unused and dropped. Returns the new GraphDef
+    and {placeholder node name: variable}.
+    """
+    reads: dict[str, Any] = {}
+    rewritten = tf.compat.v1.GraphDef()
+    rewritten.versions.CopyFrom(graph_def.versions)
+    rewritten.library.CopyFrom(graph_def.library)
+    for node in graph_def.node:
+        if node.name in variables:
+            continue
+        data_inputs = [i for i in node.input if not i.startswith("^")]
+        if node.op == "ReadVariableOp" and data_inputs[0] in variables:
+            reads[node.name] = variables[data_inputs[0]]
+            rewritten.node.append(_placeholder_for(node.name, variables[data_inputs[0]]))
+            continue
+        for source in data_inputs:
+            if source.split(":")[0] in variables:
+                raise CollectFailure(
+                    f"op {node.name} ({node.op}) uses a variable other than by reading it; "
+                    "only plain variable reads can be fed as placeholders"
+                )
+        rewritten.node.append(node)
+    return rewritten, reads
+
+
+def _shared_value(variable: Any) -> np.ndarray:
+    """The variable's value as an array *sharing* its buffer, for feeding without a copy.
+
+    ``variable.numpy()`` copies (VGG16: +0.5 GiB peak RSS); ``np.asarray`` of the eager
+    tensor a read returns does not (the read aliases the variable's buffer on CPU), and the
+    session feeds a 64-byte-aligned array without copying it either.
+    """
+    return np.asarray(variable.read_value())
+
+
+def _feedable_graph(model: Any, layers: list[Any], batch_size: int) -> _FeedableGraph:
+    specs = _input_specs(model, batch_size)
+    concrete, scopes = _trace_forward(model, specs, layers)
+    func_graph = concrete.graph
+    variables, constants = _captured_values(func_graph, model)
+    graph_def, reads = _feedable_graph_def(func_graph.as_graph_def(), variables)
+
+    rng = np.random.default_rng(0)
+    input_nodes = [t.op.name for t in concrete.inputs[: len(specs)]]
+    feeds: dict[str, np.ndarray] = {
+        f"{node}:0": _sample_value(spec, rng) for node, spec in zip(input_nodes, specs, strict=True)
+    }
+    feeds.update({f"{node}:0": _shared_value(variable) for node, variable in reads.items()})
+    feeds.update({f"{node}:0": np.asarray(value) for node, value in constants.items()})
+    index = _LayerIndex(scopes, [str(layer.name) for layer in layers])
+    return _FeedableGraph(
+        graph_def=graph_def,
+        feeds=feeds,
+        fetches=[t.name for t in concrete.outputs],
+        input_nodes=input_nodes,
+        input_bytes={node: feeds[f"{node}:0"].nbytes for node in input_nodes},
+        index=index,
+    )
+
+
+def _import(graph_def: Any) -> Any:
+    graph = tf.Graph()
+    try:
+        with graph.as_default():
+            tf.graph_util.import_graph_def(graph_def, name="")
+    except (ValueError, tf.errors.OpError) as exc:
+        raise CollectFailure(f"the traced graph cannot be imported: {_one_line(exc)}") from exc
+    return graph
+
+
+def _run_with_full_trace(graph: Any, feeds: dict[str, np.ndarray], fetches: list[str]) -> Any:
+    """RunMetadata of the second of two traced runs (the first builds kernels and caches)."""
+    options = tf.compat.v1.RunOptions(
+        trace_level=tf.compat.v1.RunOptions.FULL_TRACE, output_partition_graphs=True
+    )
+    metadata = tf.compat.v1.RunMetadata()
+    with tf.compat.v1.Session(graph=graph) as session:
+        for _ in range(2):
+            metadata = tf.compat.v1.RunMetadata()
+            try:
+                session.run(fetches, feed_dict=feeds, options=options, run_metadata=metadata)
+            except tf.errors.OpError as exc:
+                raise CollectFailure(f"the traced graph failed to run: {_one_line(exc)}") from exc
+    return metadata
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading step_stats
+
+
+@dataclass
+class _Output:
+    slot: int
+    requested_bytes: int
+    allocated_bytes: int | None
+    allocator: str
+    ptr: int
+    shape: tuple[int, ...] | None
+    dtype: str | None
+    forwarded: bool = False
+    source: tuple[str, int] | None = None
+    """For a forwarded output: the input (node, slot) whose buffer it reuses."""
+
+
+@dataclass
+class _NodeRun:
+    """One executed node: its outputs as the allocator saw them, and its memory records."""
+
+    name: str
+    op_type: str
+    inputs: list[tuple[str, int]]
+    outputs: dict[int, _Output]
+    allocation_count: int
+    temp_bytes: int
+
+
+def _dtype_name(enum: int) -> str | None:
+    try:
+        return str(tf.as_dtype(enum).name)
+    except TypeError:
+        return None
+
+
+def _output_of(record: Any) -> _Output:
+    description = record.tensor_description
+    allocation = description.allocation_description
+    shape = None
+    if not description.shape.unknown_rank:
+        shape = tuple(int(d.size) for d in description.shape.dim)
+    return _Output(
+        slot=int(record.slot),
+        requested_bytes=int(allocation.requested_bytes),
+        allocated_bytes=int(allocation.allocated_bytes) if allocation.allocated_bytes else None,
+        allocator=str(allocation.allocator_name),
+        ptr=int(allocation.ptr),
+        shape=shape,
+        dtype=_dtype_name(description.dtype),
+    )
+
+
+def _executed_nodes(metadata: Any) -> dict[str, Any]:
+    """Node definitions of the graph that actually ran (after Grappler's rewrites)."""
+    return {node.name: node for graph in metadata.partition_graphs for node in graph.node}
+
+
+def _parse_input(name: str) -> tuple[str, int] | None:
+    if name.startswith("^"):
+        return None
+    node, _, slot = name.partition(":")
+    return node, int(slot) if slot else 0
+
+
+def _node_runs(metadata: Any) -> list[_NodeRun]:
+    executed = _executed_nodes(metadata)
+    runs: list[_NodeRun] = []
+    for device in metadata.step_stats.dev_stats:
+        for stats in device.node_stats:
+            node_def = executed.get(stats.node_name)
+            inputs = [p for p in map(_parse_input, node_def.input if node_def else []) if p]
+            positive = [
+                r.alloc_bytes
+                for memory in stats.memory
+                for r in memory.allocation_records
+                if r.alloc_bytes > 0
+            ]
+            runs.append(
+                _NodeRun(
+                    name=str(stats.node_name),
+                    op_type=str(node_def.op) if node_def else _op_type_from_label(stats),
+                    inputs=inputs,
+                    outputs={o.slot: _output_of(o) for o in stats.output},
+                    allocation_count=len(positive),
+                    temp_bytes=int(stats.memory_stats.temp_memory_size),
+                )
+            )
+    return runs
+
+
+def _op_type_from_label(stats: Any) -> str:
+    # timeline_label reads "name = OpType(inputs)"; used only for nodes missing from the
+    # partition graphs (_SOURCE and the like).
+    match = re.search(r"= ([\w.]+)\(", stats.timeline_label)
+    return match.group(1) if match else ""
+
+
+def _mark_forwarded(runs: list[_NodeRun]) -> None:
+    """Mark outputs that got no new buffer from their op.
+
+    step_stats has no explicit "forwarded" flag. What shows it: ``allocation_description.ptr``
+    of the output equals the ptr of one of the op's *data inputs* (taken from the executed
+    partition graph), as for Flatten's Reshape, Identity, or an in-place AddV2/Softmax that
+    reused its input buffer. An input is alive while its consumer runs, so an equal address
+    cannot be a recycled buffer. Fed tensors (``_Arg``) carry no ptr; an output that has no
+    ptr either, while its op recorded no allocation at all (``node_stats.memory`` has no
+    positive ``allocation_records``), is a view of such a fed buffer (e.g. Flatten of the
+    model input), so it is marked forwarded too.
+    """
+    ptrs = {(run.name, slot): out.ptr for run in runs for slot, out in run.outputs.items()}
+    for run in runs:
+        by_ptr = {ptrs[source]: source for source in run.inputs if ptrs.get(source)}
+        for out in run.outputs.values():
+            if out.ptr:
+                out.source = by_ptr.get(out.ptr)
+            elif run.inputs and run.allocation_count == 0:
+                out.source = run.inputs[0]
+            out.forwarded = out.source is not None
+
+
+def _allocator_totals(metadata: Any) -> tuple[int | None, int | None]:
+    """(peak, total) of the bytes ops allocated during the step, over all allocators.
+
+    total: the sum of ``node_stats.memory[*].total_bytes`` — every byte each op allocated
+    (outputs and scratch), counted once when allocated. peak: the highest number of those
+    bytes alive at once, replaying every op's ``allocation_records`` (+bytes on allocation,
+    −bytes on free) in time order; records within one microsecond keep their op's order.
+    Fed inputs and weights are allocated by the session outside any op, so neither number
+    includes them.
+    """
+    total = 0
+    records: list[tuple[int, int, int]] = []
+    for device in metadata.step_stats.dev_stats:
+        for stats in device.node_stats:
+            for memory in stats.memory:
+                total += int(memory.total_bytes)
+                for record in memory.allocation_records:
+                    when = int(record.alloc_micros)
+                    records.append((when, len(records), int(record.alloc_bytes)))
+    if not records and total == 0:
+        return None, None
+    live = peak = 0
+    for _, _, delta in sorted(records):
+        live += delta
+        peak = max(peak, live)
+    return peak, total
+
+
+# ---------------------------------------------------------------------------------------------
+# Layer outputs
+
+
+def _call_output_tensors(
+    graph_def: Any, index: _LayerIndex, fetches: list[str]
+) -> dict[str, list[tuple[str, int]]]:
+    """For each layer call (name scope), the tensors it hands on: made inside, used outside.
+
+    That is what the next layer consumes (e.g. Conv2D's Relu, not its BiasAdd), plus any
+    tensor fetched as a model output. Control edges carry no data and are ignored. Calls,
+    not layers, so that a shared layer's first output (used by its own second call) counts.
+    """
+    used_by: dict[tuple[str, int], set[str | None]] = {}
+    for node in graph_def.node:
+        consumer = index.call_of(node.name)
+        for name in node.input:
+            source = _parse_input(name)
+            if source is not None:
+                used_by.setdefault(source, set()).add(consumer)
+    fetched = {p for p in map(_parse_input, fetches) if p}
+    outputs: dict[str, list[tuple[str, int]]] = {}
+    for tensor in sorted(used_by.keys() | fetched):
+        call = index.call_of(tensor[0])
+        if call is None:
+            continue
+        if tensor in fetched or (used_by.get(tensor, set()) - {call}):
+            outputs.setdefault(call, []).append(tensor)
+    return outputs
+
+
+def _nbytes(shape: tuple[int, ...] | None, dtype: str | None) -> int | None:
+    if shape is None or dtype is None:
+        return None
+    try:
+        return math.prod(shape) * tf.as_dtype(dtype).size
+    except TypeError:
+        return None
+
+
+_NOT_COMPUTE = {"Const", "Placeholder", "NoOp", "ReadVariableOp"}
+_VIEW_OPS = {"Reshape", "Identity", "Squeeze", "ExpandDims", "Snapshot"}
+
+
+@dataclass
+class _LayerReader:
+    """Finds the allocation that holds a layer's output and explains how it came about."""
+
+    runs: dict[str, _NodeRun]
+    graph_nodes: dict[str, Any]
+    index: _LayerIndex
+
+    def read(
+        self, layer: str, tensors: list[tuple[str, int]]
+    ) -> tuple[int | None, list[MemoryNote]]:
+        """Requested bytes of the buffer(s) this layer allocated for its output(s), and notes.
+
+        A forwarded output is followed back to the op that allocated its buffer: if that op
+        is in this layer (fc2's Softmax computed in place in the buffer its fused
+        MatMul+BiasAdd allocated), that buffer is the layer's output allocation; if it is in
+        another layer or was fed (Flatten's Reshape of pool2's output), the layer allocated
+        nothing and gets None.
+        """
+        measured: int | None = None
+        notes: list[MemoryNote] = []
+        for node, slot in tensors:
+            run = self.runs.get(node)
+            out = run.outputs.get(slot) if run else None
+            if run is None or out is None:
+                notes.append(MemoryNote("not_run", op=node))
+                continue
+            owner = self._buffer_owner(node, slot)
+            owner_layer = self.index.layer_of(owner[0].name) if owner else None
+            if owner is None or owner_layer != layer:
+                notes.append(self._forward_note(run, out, owner_layer))
+                continue
+            owner_run, owner_out = owner
+            measured = (measured or 0) + owner_out.requested_bytes
+            if owner_run is not run:
+                notes.append(
+                    MemoryNote(
+                        "in_place_same_layer", op_type=run.op_type, owner_op_type=owner_run.op_type
+                    )
+                )
+            notes.extend(self._allocation_notes(owner_run, owner_out, layer))
+        if len(tensors) > 1:
+            notes.append(MemoryNote("multiple_outputs", count=len(tensors)))
+        return measured, notes
+
+    def _buffer_owner(self, node: str, slot: int) -> tuple[_NodeRun, _Output] | None:
+        """The op output that was allocated for the buffer holding (node, slot), if any ran."""
+        for _ in range(len(self.runs) + 1):  # a chain of forwards cannot be longer
+            run = self.runs.get(node)
+            out = run.outputs.get(slot) if run else None
+            if run is None or out is None:
+                return None
+            if not out.forwarded or out.source is None:
+                return run, out
+            node, slot = out.source
+        return None
+
+    def _forward_note(self, run: _NodeRun, out: _Output, owner_layer: str | None) -> MemoryNote:
+        return MemoryNote(
+            "view" if run.op_type in _VIEW_OPS else "in_place",
+            op_type=run.op_type,
+            nbytes=out.requested_bytes,
+            owner_layer=owner_layer,
+        )
+
+    def _allocation_notes(self, run: _NodeRun, out: _Output, layer: str) -> list[MemoryNote]:
+        notes: list[MemoryNote] = []
+        expected = _nbytes(out.shape, out.dtype)
+        if expected is not None and expected != out.requested_bytes:
+            notes.append(MemoryNote("padding", nbytes=out.requested_bytes, expected_bytes=expected))
+        fused = self._fused_op_types(run.name, layer)
+        if len(fused) > 1:
+            notes.append(MemoryNote("fused", op_type=run.op_type, fused_ops=tuple(fused)))
+        extra = [o for o in run.outputs.values() if o is not out and not o.forwarded]
+        if extra:
+            notes.append(
+                MemoryNote(
+                    "workspace" if "Mkl" in run.op_type else "other_outputs",
+                    op_type=run.op_type,
+                    nbytes=sum(o.requested_bytes for o in extra),
+                )
+            )
+        if run.temp_bytes:
+            notes.append(MemoryNote("scratch", op_type=run.op_type, nbytes=run.temp_bytes))
+        return notes
+
+    def _fused_op_types(self, node: str, layer: str) -> list[str]:
+        """Graph op types that ran inside ``node``'s op: its ancestors in this layer that
+        compute something but did not run under their own name (Conv2D, BiasAdd for a
+        fused Conv2D+BiasAdd+Relu named after the Relu)."""
+        merged: list[str] = []
+        seen: set[str] = set()
+
+        def visit(name: str) -> None:
+            graph_node = self.graph_nodes.get(name)
+            if name in seen or graph_node is None or self.index.layer_of(name) != layer:
+                return
+            seen.add(name)
+            if graph_node.op in _NOT_COMPUTE:
+                return
+            if name != node and name in self.runs:
+                return  # ran as its own op: not part of the fusion
+            for source in map(_parse_input, graph_node.input):
+                if source is not None:
+                    visit(source[0])
+            merged.append(graph_node.op)
+
+        visit(node)
+        return merged
+
+
+def _layer_bytes(
+    feedable: _FeedableGraph,
+    layers: list[Any],
+    runs: list[_NodeRun],
+) -> tuple[dict[str, int | None], dict[str, tuple[MemoryNote, ...]]]:
+    reader = _LayerReader(
+        runs={run.name: run for run in runs},
+        graph_nodes={node.name: node for node in feedable.graph_def.node},
+        index=feedable.index,
+    )
+    call_outputs = _call_output_tensors(feedable.graph_def, feedable.index, feedable.fetches)
+    input_layer_bytes = _input_layer_bytes(layers, feedable.input_nodes, feedable.input_bytes)
+
+    layer_bytes: dict[str, int | None] = {}
+    layer_notes: dict[str, tuple[MemoryNote, ...]] = {}
+    for layer in layers:
+        name = str(layer.name)
+        if name in input_layer_bytes:
+            layer_bytes[name] = None
+            layer_notes[name] = (MemoryNote("fed_input", nbytes=input_layer_bytes[name]),)
+            continue
+        calls = [call for call in feedable.index.calls_of(name) if call_outputs.get(call)]
+        if not calls:
+            layer_bytes[name] = None
+            layer_notes[name] = (MemoryNote("no_op"),)
+            continue
+        # A shared layer's facts describe its first call, so its first call's output counts.
+        layer_bytes[name], notes = reader.read(name, call_outputs[calls[0]])
+        if len(calls) > 1:
+            notes.append(MemoryNote("shared_calls", count=len(calls)))
+        if notes:
+            layer_notes[name] = tuple(dict.fromkeys(notes))
+    return layer_bytes, layer_notes
+
+
+def _input_layer_bytes(
+    layers: list[Any], input_nodes: list[str], input_bytes: dict[str, int]
+) -> dict[str, int]:
+    """{InputLayer name: bytes of its fed batch}, pairing InputLayers with inputs in order."""
+    import keras
+
+    input_layers = [layer for layer in layers if isinstance(layer, keras.layers.InputLayer)]
+    return {
+        str(layer.name): input_bytes[node]
+        for layer, node in zip(input_layers, input_nodes, strict=False)
+    }
+
+
+def _op_memories(runs: list[_NodeRun], index: _LayerIndex) -> tuple[OpMemory, ...]:
+    return tuple(
+        OpMemory(
+            op=run.name,
+            op_type=run.op_type,
+            slot=out.slot,
+            requested_bytes=out.requested_bytes,
+            allocated_bytes=out.allocated_bytes,
+            allocator=out.allocator,
+            shape=out.shape,
+            dtype=out.dtype,
+            layer=index.layer_of(run.name),
+            forwarded=out.forwarded,
+        )
+        for run in runs
+        for _, out in sorted(run.outputs.items())
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# FLOPs
+
+
+@contextlib.contextmanager
+def _quiet_tf_logging() -> Iterator[None]:
+    # The profiler's shape helpers log a deprecation warning through TensorFlow's logger.
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _profiled_nodes(root: Any) -> Iterator[Any]:
+    stack = list(root.children)
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(node.children)
+
+
+def _count_flops(graph: Any, index: _LayerIndex) -> FlopsMeasurement:
+    """TensorFlow's own float-operation count, per op type and per layer.
+
+    Uses each node's *own* ``float_ops`` (not ``total_float_ops``, which includes children in
+    the scope view) so that walking every node counts each op once.
+    """
+    builder = tf.compat.v1.profiler.ProfileOptionBuilder
+    options = builder(builder.float_operation()).with_empty_output().build()
+    with _quiet_tf_logging():
+        profile = tf.compat.v1.profiler.profile(graph, options=options)
+    by_op_type: dict[str, int] = {}
+    by_layer: dict[str, int] = {}
+    for node in _profiled_nodes(profile):
+        if not node.float_ops:
+            continue
+        try:
+            op_type = graph.get_operation_by_name(node.name).type
+        except KeyError:
+            op_type = "?"
+        by_op_type[op_type] = by_op_type.get(op_type, 0) + int(node.float_ops)
+        layer = index.layer_of(node.name)
+        if layer is not None:
+            by_layer[layer] = by_layer.get(layer, 0) + int(node.float_ops)
+    return FlopsMeasurement(
+        total=int(profile.total_float_ops),
+        by_op_type=dict(sorted(by_op_type.items())),
+        by_layer=by_layer,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry point
+
+
+def measure_graph(model: Any, batch_size: int) -> tuple[MemoryMeasurement, FlopsMeasurement]:
+    """Measure one inference forward pass of ``model`` at ``batch_size`` on random data.
+
+    Returns the allocator's record of every op output (mapped to Keras layers), the bytes
+    holding each layer's output, and TensorFlow's float-operation count of the same graph.
+    Raises CollectFailure with a one-line cause when the model cannot be traced or fed.
+    """
+    if batch_size < 1:
+        raise CollectFailure(f"batch size must be at least 1, not {batch_size}")
+    layers = _top_level_layers(model)
+    feedable = _feedable_graph(model, layers, batch_size)
+    graph = _import(feedable.graph_def)
+    metadata = _run_with_full_trace(graph, feedable.feeds, feedable.fetches)
+    feedable.feeds.clear()  # drop our references to the weights as soon as the run is over
+
+    runs = _node_runs(metadata)
+    _mark_forwarded(runs)
+    peak, total = _allocator_totals(metadata)
+    layer_bytes, layer_notes = _layer_bytes(feedable, layers, runs)
+    memory = MemoryMeasurement(
+        method=METHOD,
+        ops=_op_memories(runs, feedable.index),
+        layer_bytes=layer_bytes,
+        layer_notes=layer_notes,
+        allocator_peak_bytes=peak,
+        allocator_total_bytes=total,
+    )
+    flops = _count_flops(graph, feedable.index)
+    return memory, flops
