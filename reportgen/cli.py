@@ -50,6 +50,18 @@ jobs_option = click.option(
     show_default=True,
     help="Models collected at the same time, each in its own worker process.",
 )
+no_profile_option = click.option(
+    "--no-profile",
+    is_flag=True,
+    help="Skip the profiler (no per-layer time, no trace): faster and deterministic.",
+)
+base_url_option = click.option(
+    "--base-url",
+    default=None,
+    metavar="URL",
+    help="The site's absolute address (e.g. https://user.github.io/repo/), used only where "
+    "a link must be absolute (the Perfetto deep link). Default: base_url in the config.",
+)
 timeout_option = click.option(
     "--timeout",
     type=click.FloatRange(min=1),
@@ -64,7 +76,9 @@ def _selected(config_path: Path | None, models: str | None) -> tuple[Config, tup
     return config, config.select(_split_models(models))
 
 
-def _collect(specs: tuple[ModelSpec, ...], out: Path, jobs: int, timeout: float | None) -> None:
+def _collect(
+    specs: tuple[ModelSpec, ...], out: Path, jobs: int, timeout: float | None, profile: bool
+) -> None:
     started = time.monotonic()
 
     def on_done(spec: ModelSpec, path: Path | None, error: CollectError | None) -> None:
@@ -72,7 +86,7 @@ def _collect(specs: tuple[ModelSpec, ...], out: Path, jobs: int, timeout: float 
         if error is None:
             _log(f"collected {spec.slug} ({elapsed:.1f} s)")
 
-    _, failed = collect_models(specs, out, jobs, timeout, on_done)
+    _, failed = collect_models(specs, out, jobs, timeout, profile, on_done)
     failed_in_order = [failed[s.slug] for s in specs if s.slug in failed]
     if len(failed_in_order) == 1:
         raise failed_in_order[0]
@@ -82,13 +96,19 @@ def _collect(specs: tuple[ModelSpec, ...], out: Path, jobs: int, timeout: float 
         raise ReportgenError(f"{len(failed_in_order)} of {len(specs)} models failed to collect")
 
 
-def _render(model_dirs: list[Path], out: Path, strict: bool, order: list[str] | None) -> None:
+def _render(
+    model_dirs: list[Path],
+    out: Path,
+    strict: bool,
+    order: list[str] | None,
+    base_url: str | None = None,
+) -> None:
     from reportgen.pipeline import check_reports, load_reports, publish_site
 
     reports = load_reports(model_dirs, order)
     for problem in check_reports(reports, strict):
         _log(f"reportgen: warning: {problem}")
-    publish_site(reports, out)
+    publish_site(reports, model_dirs, out, base_url)
     _log(f"wrote {out}/ ({len(reports)} model{'s' if len(reports) != 1 else ''}, en + zh)")
 
 
@@ -110,6 +130,8 @@ def cli() -> None:
 @click.option("--strict", is_flag=True, help="Fail when any derived number disagrees with Keras.")
 @jobs_option
 @timeout_option
+@no_profile_option
+@base_url_option
 def build(
     config_path: Path | None,
     models: str | None,
@@ -117,15 +139,23 @@ def build(
     strict: bool,
     jobs: int,
     timeout: float | None,
+    no_profile: bool,
+    base_url: str | None,
 ) -> None:
     """Collect, derive, render and publish the site (the built-in models by default)."""
     config, specs = _selected(config_path, models)
     out = out or Path(config.out)
     with tempfile.TemporaryDirectory(prefix="reportgen-collect-") as tmp:
-        _collect(specs, Path(tmp), jobs, timeout)
+        _collect(specs, Path(tmp), jobs, timeout, not no_profile)
         from reportgen.pipeline import find_collected
 
-        _render(find_collected([Path(tmp)]), out, strict, [s.slug for s in specs])
+        _render(
+            find_collected([Path(tmp)]),
+            out,
+            strict,
+            [s.slug for s in specs],
+            base_url or config.base_url,
+        )
 
 
 @cli.command()
@@ -140,12 +170,18 @@ def build(
 )
 @jobs_option
 @timeout_option
+@no_profile_option
 def collect(
-    config_path: Path | None, models: str | None, out: Path, jobs: int, timeout: float | None
+    config_path: Path | None,
+    models: str | None,
+    out: Path,
+    jobs: int,
+    timeout: float | None,
+    no_profile: bool,
 ) -> None:
     """Collect facts from the models (TensorFlow runs here), for `reportgen render`."""
     _, specs = _selected(config_path, models)
-    _collect(specs, out, jobs, timeout)
+    _collect(specs, out, jobs, timeout, not no_profile)
 
 
 @cli.command()
@@ -158,11 +194,12 @@ def collect(
     help="Site directory, replaced in one step on success.",
 )
 @click.option("--strict", is_flag=True, help="Fail when any derived number disagrees with Keras.")
-def render(dirs: tuple[Path, ...], out: Path, strict: bool) -> None:
+@base_url_option
+def render(dirs: tuple[Path, ...], out: Path, strict: bool, base_url: str | None) -> None:
     """Render a site from collected directories, without TensorFlow."""
     from reportgen.pipeline import find_collected
 
-    _render(find_collected(dirs), out, strict, None)
+    _render(find_collected(dirs), out, strict, None, base_url)
 
 
 @cli.command(name="list")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ class Config:
     models: tuple[ModelSpec, ...]
     path: Path | None = None
     out: str = "site"
-    extra: dict[str, Any] = field(default_factory=dict)
+    base_url: str | None = None
 
     def select(self, slugs: list[str] | None) -> tuple[ModelSpec, ...]:
         """The models named by ``--models`` (in that order), or all of them."""
@@ -71,7 +71,7 @@ _MODEL_KEYS = {
     "title": "a table with 'en' and 'zh' strings",
     "article": "a table with 'en' and 'zh' paths to Markdown files",
 }
-_TOP_KEYS = {"models", "out"}
+_TOP_KEYS = {"models", "out", "base_url"}
 
 
 def _where(path: Path | None, key: str) -> str:
@@ -186,7 +186,16 @@ def parse_config(data: dict[str, Any], path: Path | None, prefix: str = "") -> C
         raise ConfigError(f"{_where(path, prefix + 'models')} lists no models")
     out = data.get("out", "site")
     _expect(isinstance(out, str) and bool(out), path, prefix + "out", "a non-empty string", out)
-    return Config(models=models, path=path, out=out)
+    base_url = data.get("base_url")
+    if base_url is not None:
+        _expect(
+            isinstance(base_url, str) and base_url.startswith(("https://", "http://")),
+            path,
+            prefix + "base_url",
+            "an absolute http(s) URL",
+            base_url,
+        )
+    return Config(models=models, path=path, out=out, base_url=base_url)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

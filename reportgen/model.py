@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reportgen.derive.expr import Formula
+from reportgen.expr import Formula
 from reportgen.facts import Shape
 
 LANGUAGES = ("en", "zh")
@@ -55,9 +55,16 @@ class LayerReport:
     trainable_params: int
     non_trainable_params: int
     activation: Derivation
+    flops: Derivation | None = None
+    """Derived floating-point operations of one forward pass (a multiply-add is two)."""
     measured_bytes: int | None = None
-    flops: int | None = None
+    """Bytes the TensorFlow allocator recorded for the output; None when none was allocated."""
+    measured_note: Text | None = None
+    """How the measured bytes came about, and why they differ from the derived ones."""
+    measured_flops: int | None = None
+    """TensorFlow's profiler float-op count for this layer's ops."""
     time_us: float | None = None
+    """Median time of the layer's ops over the profiled steps, in microseconds."""
 
     @property
     def params_match(self) -> bool:
@@ -80,6 +87,8 @@ class Totals:
     keras_trainable_params: int
     keras_non_trainable_params: int
     layers: int
+    flops: int | None = None
+    """Σ derived FLOPs over the layers that have a FLOPs derivation."""
 
     @property
     def params_match(self) -> bool:
@@ -88,6 +97,58 @@ class Totals:
             and self.trainable_params == self.keras_trainable_params
             and self.non_trainable_params == self.keras_non_trainable_params
         )
+
+
+@dataclass(frozen=True)
+class RuntimeMemory:
+    """The forward pass as the TensorFlow allocator saw it."""
+
+    method: str
+    peak_bytes: int | None
+    total_bytes: int | None
+    measured_layers: int
+    equal_layers: int
+
+
+@dataclass(frozen=True)
+class FlopsCheck:
+    """Derived FLOPs of the whole model against TensorFlow's profiler count."""
+
+    derived: int
+    measured: int
+    unknown_layers: tuple[str, ...]
+    by_op_type: tuple[tuple[str, int], ...]
+
+    @property
+    def difference(self) -> int:
+        return self.derived - self.measured
+
+    @property
+    def relative_difference(self) -> float:
+        return abs(self.difference) / self.measured if self.measured else 0.0
+
+    @property
+    def agrees(self) -> bool:
+        """Within 1 %, and no layer left underived."""
+        return self.relative_difference <= 0.01 and not self.unknown_layers
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The profiled forward passes and where their trace is published."""
+
+    steps: int
+    device: str
+    step_time_us: float
+    trace_href: str | None
+    """Site-relative path of the Chrome-trace JSON (gzip), or None."""
+    profile_href: str | None
+    """Site-relative path of the raw profile directory (for TensorBoard / xprof)."""
+    profile_zip_href: str | None
+    timed_layers: int
+    trace_source: str | None = None
+    """Where the trace lies in the collected model directory (copied into the site)."""
+    profile_source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,3 +180,8 @@ class ModelReport:
     mismatches: tuple[Mismatch, ...]
     article: Text | None = None
     """The model's own article, as Markdown per language (rendered to HTML by render)."""
+    runtime: RuntimeMemory | None = None
+    flops: FlopsCheck | None = None
+    profile: Profile | None = None
+    notes: tuple[str, ...] = ()
+    """What could not be measured, and why (from the collect stage)."""

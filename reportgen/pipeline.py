@@ -10,7 +10,7 @@ from reportgen.errors import CheckError, ReportgenError
 from reportgen.facts import read_facts
 from reportgen.model import ModelReport, Text
 from reportgen.publish import publish
-from reportgen.render.site import render_site
+from reportgen.render.site import copy_trace_files, render_site
 
 
 def find_collected(dirs: Iterable[Path]) -> list[Path]:
@@ -67,9 +67,19 @@ def check_reports(reports: Iterable[ModelReport], strict: bool) -> list[str]:
 
 
 def publish_site(
-    reports: list[ModelReport], out: Path, failures: dict[str, str] | None = None
+    reports: list[ModelReport],
+    model_dirs: list[Path],
+    out: Path,
+    base_url: str | None = None,
+    failures: dict[str, str] | None = None,
 ) -> None:
+    """Render into a temporary directory, copy each model's trace files, swap into ``out``."""
+    dirs_by_slug = {read_facts(d / "facts.json").slug: d for d in model_dirs}
+
     def build(tmp: Path) -> None:
-        render_site(reports, tmp, failures)
+        render_site(reports, tmp, failures, base_url)
+        for report in reports:
+            if report.profile is not None:
+                copy_trace_files(dirs_by_slug[report.slug], report.profile, tmp)
 
     publish(out, build)

@@ -53,3 +53,18 @@ def fmt_shape(shape: tuple[int | None, ...]) -> str:
     if len(shape) == 1:
         inner += ","
     return f"({inner})"
+
+
+def fmt_us(value: float) -> str:
+    """Microseconds with three significant digits: 840 µs, 1.25 ms, 2.5 s."""
+    scaled, unit = value, "µs"
+    for next_unit in ("ms", "s"):
+        if abs(float(f"{scaled:.3g}")) < 1000:
+            break
+        scaled, unit = scaled / 1000, next_unit
+    return f"{float(f'{scaled:.3g}'):g} {unit}"
+
+
+def fmt_percent(fraction: float) -> str:
+    """``0.0123`` → ``"1.23%"`` (two decimals: a 1 % tolerance needs them)."""
+    return f"{fraction * 100:.2f}%"

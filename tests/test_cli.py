@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,12 @@ def scrub(data: dict) -> dict:  # type: ignore[type-arg]
     data = json.loads(json.dumps(data))
     for key in VOLATILE_GENERATOR_KEYS:
         data["generator"][key] = "*"
+    # Profiled times differ on every run; that they exist is checked, not their value.
+    if data["profile"] is not None:
+        data["profile"]["step_time_us"] = "*"
+    for layer in data["layers"]:
+        if layer["time_us"] is not None:
+            layer["time_us"] = "*"
     return data
 
 
@@ -60,6 +68,29 @@ def test_build_writes_the_site(built: Path) -> None:
         assert (built / path).is_file(), path
     assert broken_links(built) == []
     assert parse(built / "zh" / "lenet.html").html["lang"] == "zh-Hans"
+
+
+@pytest.mark.tf
+def test_build_publishes_measurements_and_trace(built: Path) -> None:
+    data = json.loads((built / "data" / "lenet.json").read_text(encoding="utf-8"))
+    layers = {layer["name"]: layer for layer in data["layers"]}
+    assert [layers[n]["measured_bytes"] for n in ("conv1", "conv2", "fc1")] == [100352, 50176, 4096]
+    assert data["flops_check"]["measured"] == 27_844_156 == data["totals"]["flops"]
+    assert all(layers[n]["time_us"] > 0 for n in ("conv1", "pool1", "conv2", "fc1", "fc2"))
+    with gzip.open(built / "traces" / "lenet.trace.json.gz", "rt", encoding="utf-8") as fh:
+        trace = json.load(fh)
+    assert trace["traceEvents"]
+    assert list((built / "traces" / "lenet").rglob("*.xplane.pb"))
+    assert zipfile.ZipFile(built / "traces" / "lenet.profile.zip").namelist()
+    for lang in ("en", "zh"):
+        page = parse(built / lang / "lenet.html")
+        charts = [img["src"] for img in page.select("figure.chart img")]
+        assert charts == [
+            f"../charts/lenet-{kind}.{lang}.svg" for kind in ("params", "memory", "time")
+        ]
+        assert page.select_one("button.perfetto")["data-perfetto-trace"] == (
+            "../traces/lenet.trace.json.gz"
+        )
 
 
 @pytest.mark.tf

@@ -124,7 +124,7 @@ def test_unknown_layer_with_weights_uses_the_generic_count():
     derived = derive_params(facts)
     assert derived.method == "generic"
     assert derived.value == 16
-    assert derived.formula.text == "kernel 3×4+bias 4 = 16"
+    assert derived.formula.text == "kernel 3×4 + bias 4 = 16"
 
 
 def test_unknown_layer_without_weights_is_generic_zero():

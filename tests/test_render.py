@@ -96,6 +96,8 @@ def test_derivation_sections_have_mathml(site: Path, lang: str) -> None:
         "(k_h×k_w×c_in+1)×c_out",
         "(5×5×1+1)×32 = 832",
         "28×28×32×4 B = 100,352 B = 98 KiB",
+        "Conv2D 2×k_h×k_w×c_in×c_out×H_out×W_out + BiasAdd H_out×W_out×c_out",
+        "Conv2D 2×5×5×1×32×28×28 + BiasAdd 28×28×32 = 1,279,488",
     ]
 
 
@@ -159,7 +161,9 @@ def test_hostile_names_are_shown_literally(tmp_path: Path) -> None:
     render_site([derive_model(facts)], tmp_path)
     for page in ("en/lenet.html", "zh/lenet.html", "index.html", "en/index.html"):
         html = (tmp_path / page).read_text()
-        assert "<script>" not in html and "<img" not in html and "<b>粗" not in html
+        assert "<script>" not in html and "<img src=x" not in html and "<b>粗" not in html
+    for chart in tmp_path.glob("charts/*.svg"):
+        assert "<script>" not in chart.read_text() and "&lt;script&gt;" in chart.read_text()
     soup = parse(tmp_path / "en" / "lenet.html")
     assert soup.select_one("table.layers tbody th").get_text() == evil
 

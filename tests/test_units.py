@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from reportgen.derive.expr import Formula, Num, Product, Sum, Symbol, Term
+from reportgen.expr import Formula, Num, Product, Sum, Symbol, Term
 from reportgen.render.math import formula_mathml, symbolic_mathml
-from reportgen.units import dtype_bytes, fmt_bytes, fmt_int, fmt_shape
+from reportgen.units import dtype_bytes, fmt_bytes, fmt_int, fmt_percent, fmt_shape, fmt_us
 
 
 @pytest.mark.parametrize(
@@ -79,3 +79,22 @@ def test_labels_in_formulas_are_escaped():
     formula = Formula(Sum((Term("<k>", Num(3)), Term("b&", Num(1)))))
     markup = str(formula_mathml(formula))
     assert "&lt;k&gt;" in markup and "b&amp;" in markup and "<k>" not in markup
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (4.2, "4.2 µs"),
+        (850.0, "850 µs"),
+        (999.7, "1 ms"),
+        (1250.0, "1.25 ms"),
+        (2.5e6, "2.5 s"),
+        (0.0, "0 µs"),
+    ],
+)
+def test_fmt_us(value, text):  # type: ignore[no-untyped-def]
+    assert fmt_us(value) == text
+
+
+def test_fmt_percent():
+    assert fmt_percent(0.0123) == "1.23%"

@@ -34,14 +34,17 @@ def _copy_articles(spec: ModelSpec, dest: Path) -> None:
         (dest / f"article.{lang}.md").write_text(text, encoding="utf-8")
 
 
-def collect_one(spec: ModelSpec, out: Path, timeout: float | None = None) -> Path:
+def collect_one(
+    spec: ModelSpec, out: Path, timeout: float | None = None, profile: bool = True
+) -> Path:
     """Collect one model into ``out/<slug>/``; raise :class:`CollectError` on any failure."""
     dest = out / spec.slug
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
-    spec_path = dest / "spec.json"
-    spec_path.write_text(json.dumps(spec.to_dict(), ensure_ascii=False), encoding="utf-8")
+    spec_path = dest / "request.json"
+    request = {"spec": spec.to_dict(), "profile": profile}
+    spec_path.write_text(json.dumps(request, ensure_ascii=False), encoding="utf-8")
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     log_path = dest / "worker.log"
@@ -76,6 +79,7 @@ def collect_models(
     out: Path,
     jobs: int = 1,
     timeout: float | None = None,
+    profile: bool = True,
     on_done: Callable[[ModelSpec, Path | None, CollectError | None], None] | None = None,
 ) -> tuple[dict[str, Path], dict[str, CollectError]]:
     """Collect every model, ``jobs`` at a time. Returns (directories, failures) by slug."""
@@ -85,7 +89,7 @@ def collect_models(
 
     def run(spec: ModelSpec) -> None:
         try:
-            path = collect_one(spec, out, timeout)
+            path = collect_one(spec, out, timeout, profile)
         except CollectError as exc:
             failed[spec.slug] = exc
             if on_done:

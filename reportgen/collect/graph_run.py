@@ -582,7 +582,7 @@ def _nbytes(shape: tuple[int, ...] | None, dtype: str | None) -> int | None:
     if shape is None or dtype is None:
         return None
     try:
-        return math.prod(shape) * tf.as_dtype(dtype).size
+        return int(math.prod(shape) * tf.as_dtype(dtype).size)
     except TypeError:
         return None
 

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import math
 
+from reportgen.derive.flops import derive_flops
+from reportgen.derive.measured import layer_time, measured_memory
 from reportgen.derive.memory import derive_activation
 from reportgen.derive.params import derive_params
 from reportgen.facts import LayerFacts, ModelFacts
-from reportgen.model import LayerReport, Mismatch, ModelReport, Text, Totals
+from reportgen.model import (
+    FlopsCheck,
+    LayerReport,
+    Mismatch,
+    ModelReport,
+    Profile,
+    RuntimeMemory,
+    Text,
+    Totals,
+)
 from reportgen.units import dtype_bytes
 
 
@@ -17,8 +28,11 @@ def _weight_split(layer: LayerFacts) -> tuple[int, int]:
     return trainable, frozen
 
 
-def derive_layer(index: int, layer: LayerFacts, batch_size: int) -> LayerReport:
+def derive_layer(index: int, layer: LayerFacts, facts: ModelFacts) -> LayerReport:
     trainable, frozen = _weight_split(layer)
+    batch_size = facts.batch_size
+    activation = derive_activation(layer, batch_size)
+    measured, note = measured_memory(layer.name, activation.value, facts.memory)
     return LayerReport(
         index=index,
         anchor=f"layer-{index}",
@@ -30,7 +44,12 @@ def derive_layer(index: int, layer: LayerFacts, batch_size: int) -> LayerReport:
         keras_params=layer.keras_params,
         trainable_params=trainable,
         non_trainable_params=frozen,
-        activation=derive_activation(layer, batch_size),
+        activation=activation,
+        flops=derive_flops(layer, batch_size),
+        measured_bytes=measured,
+        measured_note=note,
+        measured_flops=facts.flops.by_layer.get(layer.name) if facts.flops else None,
+        time_us=layer_time(layer.name, facts.profile),
     )
 
 
@@ -64,8 +83,15 @@ def find_mismatches(layers: tuple[LayerReport, ...], totals: Totals) -> tuple[Mi
     return tuple(found)
 
 
+def _flops_mismatch(check: FlopsCheck | None) -> tuple[Mismatch, ...]:
+    """A model total more than 1 % away from TensorFlow's profiler count is a disagreement."""
+    if check is None or check.relative_difference <= 0.01:
+        return ()
+    return (Mismatch("(model)", "FLOPs", check.derived, check.measured, "TensorFlow profiler"),)
+
+
 def derive_model(facts: ModelFacts, article: Text | None = None) -> ModelReport:
-    layers = tuple(derive_layer(i, layer, facts.batch_size) for i, layer in enumerate(facts.layers))
+    layers = tuple(derive_layer(i, layer, facts) for i, layer in enumerate(facts.layers))
     totals = Totals(
         params=sum(layer.params.value or 0 for layer in layers),
         trainable_params=sum(layer.trainable_params for layer in layers),
@@ -76,7 +102,9 @@ def derive_model(facts: ModelFacts, article: Text | None = None) -> ModelReport:
         keras_trainable_params=facts.keras_trainable_params,
         keras_non_trainable_params=facts.keras_non_trainable_params,
         layers=len(layers),
+        flops=sum(layer.flops.value or 0 for layer in layers if layer.flops),
     )
+    flops = _flops_check(facts, layers, totals)
     return ModelReport(
         slug=facts.slug,
         title=Text(facts.title.get("en", facts.slug), facts.title.get("zh", facts.slug)),
@@ -85,6 +113,56 @@ def derive_model(facts: ModelFacts, article: Text | None = None) -> ModelReport:
         framework=dict(facts.framework),
         layers=layers,
         totals=totals,
-        mismatches=find_mismatches(layers, totals),
+        mismatches=find_mismatches(layers, totals) + _flops_mismatch(flops),
         article=article,
+        runtime=_runtime_memory(facts, layers),
+        flops=flops,
+        profile=_profile(facts, layers),
+        notes=facts.notes,
+    )
+
+
+def _runtime_memory(facts: ModelFacts, layers: tuple[LayerReport, ...]) -> RuntimeMemory | None:
+    if facts.memory is None:
+        return None
+    measured = [layer for layer in layers if layer.measured_bytes is not None]
+    return RuntimeMemory(
+        method=facts.memory.method,
+        peak_bytes=facts.memory.allocator_peak_bytes,
+        total_bytes=facts.memory.allocator_total_bytes,
+        measured_layers=len(measured),
+        equal_layers=sum(1 for layer in measured if layer.measured_bytes == layer.activation.value),
+    )
+
+
+def _flops_check(
+    facts: ModelFacts, layers: tuple[LayerReport, ...], totals: Totals
+) -> FlopsCheck | None:
+    if facts.flops is None:
+        return None
+    unknown = tuple(
+        layer.name for layer in layers if layer.flops is not None and layer.flops.value is None
+    )
+    return FlopsCheck(
+        derived=totals.flops or 0,
+        measured=facts.flops.total,
+        unknown_layers=unknown,
+        by_op_type=tuple(sorted(facts.flops.by_op_type.items(), key=lambda kv: (-kv[1], kv[0]))),
+    )
+
+
+def _profile(facts: ModelFacts, layers: tuple[LayerReport, ...]) -> Profile | None:
+    profile = facts.profile
+    if profile is None:
+        return None
+    return Profile(
+        steps=profile.steps,
+        device=profile.device,
+        step_time_us=profile.step_time_us,
+        trace_href=f"traces/{facts.slug}.trace.json.gz" if profile.trace_file else None,
+        profile_href=f"traces/{facts.slug}/" if profile.profile_dir else None,
+        profile_zip_href=f"traces/{facts.slug}.profile.zip" if profile.profile_dir else None,
+        timed_layers=sum(1 for layer in layers if layer.time_us is not None),
+        trace_source=profile.trace_file,
+        profile_source=profile.profile_dir,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from reportgen.derive.expr import Expr, Formula, Num, Product, Sum
+from reportgen.expr import Expr, Formula, Num, Product, Sum
 from reportgen.facts import LayerFacts
 from reportgen.model import Derivation, Text
 from reportgen.units import dtype_bytes, fmt_int, fmt_shape

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from reportgen.derive.expr import Formula, Num, Product, Sum, Symbol, Term
+from reportgen.expr import Formula, Num, Product, Sum, Symbol, Term
 from reportgen.facts import LayerFacts
 from reportgen.model import Derivation, Text
 from reportgen.units import fmt_int

@@ -6,14 +6,15 @@ import json
 from typing import Any
 
 from reportgen import __version__
-from reportgen.model import Derivation, LayerReport, ModelReport
+from reportgen.model import Derivation, LayerReport, ModelReport, Text
 
 SCHEMA_VERSION = 1
 """Version of ``data/<slug>.json``.
 
 History:
-1. Per-layer params with formula and Keras count, activation bytes with formula,
-   placeholders (null) for measured bytes, FLOPs and time.
+1. Per layer: params with formula and Keras count, activation bytes with formula,
+   measured bytes with their explanation, derived and profiled FLOPs, profiled time.
+   Per model: totals, runtime memory, the FLOPs cross-check, the profile and its trace.
 """
 
 
@@ -46,8 +47,60 @@ def layer_data(layer: LayerReport) -> dict[str, Any]:
         "activation_bytes": layer.activation.value,
         "activation_formula": _formula(layer.activation),
         "measured_bytes": layer.measured_bytes,
-        "flops": layer.flops,
-        "time_us": layer.time_us,
+        "measured_note": _text(layer.measured_note),
+        "flops": layer.flops.value if layer.flops is not None else None,
+        "flops_formula": _formula(layer.flops) if layer.flops is not None else None,
+        "measured_flops": layer.measured_flops,
+        "time_us": _round_us(layer.time_us),
+    }
+
+
+def _text(text: Text | None) -> dict[str, str] | None:
+    return {"en": text.en, "zh": text.zh} if text is not None else None
+
+
+def _round_us(value: float | None) -> float | None:
+    """Profiled times to 0.1 µs: finer digits are noise, and noise makes diffs unreadable."""
+    return round(value, 1) if value is not None else None
+
+
+def _runtime(report: ModelReport) -> dict[str, Any] | None:
+    runtime = report.runtime
+    if runtime is None:
+        return None
+    return {
+        "method": runtime.method,
+        "peak_bytes": runtime.peak_bytes,
+        "total_bytes": runtime.total_bytes,
+        "measured_layers": runtime.measured_layers,
+        "equal_layers": runtime.equal_layers,
+    }
+
+
+def _flops(report: ModelReport) -> dict[str, Any] | None:
+    check = report.flops
+    if check is None:
+        return None
+    return {
+        "derived": check.derived,
+        "measured": check.measured,
+        "relative_difference": round(check.relative_difference, 6),
+        "agrees": check.agrees,
+        "unknown_layers": list(check.unknown_layers),
+        "by_op_type": dict(check.by_op_type),
+    }
+
+
+def _profile(report: ModelReport) -> dict[str, Any] | None:
+    profile = report.profile
+    if profile is None:
+        return None
+    return {
+        "steps": profile.steps,
+        "device": profile.device,
+        "step_time_us": _round_us(profile.step_time_us),
+        "trace": profile.trace_href,
+        "profile_dir": profile.profile_href,
     }
 
 
@@ -71,7 +124,12 @@ def report_data(report: ModelReport) -> dict[str, Any]:
             "keras_non_trainable_params": totals.keras_non_trainable_params,
             "layers": totals.layers,
             "params_match": totals.params_match,
+            "flops": totals.flops,
         },
+        "runtime_memory": _runtime(report),
+        "flops_check": _flops(report),
+        "profile": _profile(report),
+        "notes": list(report.notes),
         "mismatches": [m.describe() for m in report.mismatches],
         "layers": [layer_data(layer) for layer in report.layers],
     }

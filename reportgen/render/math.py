@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-from reportgen.derive.expr import Expr, Formula, Num, Product, Sum, Symbol, Term, needs_parens
+from reportgen.expr import Expr, Formula, Num, Product, Sum, Symbol, Term, needs_parens
 from reportgen.units import fmt_bytes, fmt_int
 
 

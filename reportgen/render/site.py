@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import markdown
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
@@ -20,12 +23,12 @@ from markupsafe import Markup
 
 from reportgen import __version__
 from reportgen.errors import RenderError
-from reportgen.model import LANGUAGES, ModelReport
+from reportgen.model import LANGUAGES, ModelReport, Profile
 from reportgen.render.data import report_json
 from reportgen.render.i18n import HTML_LANG, translations
 from reportgen.render.math import formula_mathml, symbolic_mathml
 from reportgen.render.resources import resource_dir
-from reportgen.units import fmt_bytes, fmt_int, fmt_shape
+from reportgen.units import fmt_bytes, fmt_int, fmt_percent, fmt_shape, fmt_us
 
 LANGUAGE_NAMES = {"en": "English", "zh": "简体中文"}
 
@@ -62,6 +65,8 @@ def make_environment(lang: str) -> Environment:
         fmt_int=fmt_int,
         fmt_bytes=fmt_bytes,
         fmt_shape=fmt_shape,
+        fmt_us=fmt_us,
+        fmt_percent=fmt_percent,
         mathml=formula_mathml,
         mathml_symbolic=symbolic_mathml,
         markdown=render_markdown,
@@ -102,7 +107,41 @@ def _render(env: Environment, template: str, path: str, **context: Any) -> Page:
         raise RenderError(f"rendering {path} from {template}: {exc}") from exc
 
 
-def gather_pages(reports: list[ModelReport], failures: dict[str, str]) -> list[Page]:
+CHART_KINDS = ("params", "memory", "time")
+
+
+def chart_path(slug: str, kind: str, lang: str) -> str:
+    return f"charts/{slug}-{kind}.{lang}.svg"
+
+
+def gather_charts(report: ModelReport, lang: str) -> dict[str, str]:
+    """{site path: SVG} for the report's charts in one language (no time chart untimed)."""
+    from reportgen.render.charts import memory_chart, params_chart, time_chart
+
+    charts = {
+        chart_path(report.slug, "params", lang): params_chart(report, lang),
+        chart_path(report.slug, "memory", lang): memory_chart(report, lang),
+    }
+    timed = time_chart(report, lang)
+    if timed is not None:
+        charts[chart_path(report.slug, "time", lang)] = timed
+    return charts
+
+
+def perfetto_url(report: ModelReport, base_url: str | None) -> str | None:
+    """``https://ui.perfetto.dev/#!/?url=<absolute trace URL>``, only with a base URL."""
+    if base_url is None or report.profile is None or report.profile.trace_href is None:
+        return None
+    trace = base_url.rstrip("/") + "/" + report.profile.trace_href
+    return "https://ui.perfetto.dev/#!/?url=" + quote(trace, safe=":/")
+
+
+def gather_pages(
+    reports: list[ModelReport],
+    failures: dict[str, str],
+    charts: dict[str, str],
+    base_url: str | None = None,
+) -> list[Page]:
     pages: list[Page] = []
     for lang in LANGUAGES:
         env = make_environment(lang)
@@ -112,6 +151,11 @@ def gather_pages(reports: list[ModelReport], failures: dict[str, str]) -> list[P
             context = _page_context(lang, path, f"{other}/{report.slug}.html")
             prev_report = reports[index - 1] if index > 0 else None
             next_report = reports[index + 1] if index + 1 < len(reports) else None
+            chart_hrefs = {
+                kind: context["root"] + chart_path(report.slug, kind, lang)
+                for kind in CHART_KINDS
+                if chart_path(report.slug, kind, lang) in charts
+            }
             pages.append(
                 _render(
                     env,
@@ -120,6 +164,8 @@ def gather_pages(reports: list[ModelReport], failures: dict[str, str]) -> list[P
                     report=report,
                     prev=prev_report,
                     next=next_report,
+                    charts=chart_hrefs,
+                    perfetto_url=perfetto_url(report, base_url),
                     **context,
                 )
             )
@@ -163,6 +209,30 @@ class SiteWriter:
             target.write_bytes(content)
 
 
+def copy_trace_files(model_dir: Path, profile: Profile, dest: Path) -> None:
+    """The Chrome trace and the raw profile directory, under ``traces/`` of the site."""
+    if profile.trace_href is not None and profile.trace_source is not None:
+        target = dest / profile.trace_href
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(model_dir / profile.trace_source, target)
+    if profile.profile_href is not None and profile.profile_source is not None:
+        source = model_dir / profile.profile_source
+        shutil.copytree(source, dest / profile.profile_href)
+        if profile.profile_zip_href is not None:
+            write_zip(source, dest / profile.profile_zip_href, profile.profile_href.strip("/"))
+
+
+def write_zip(source: Path, target: Path, top: str) -> None:
+    """Zip a directory with sorted entries and fixed timestamps: same files, same bytes."""
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(p for p in source.rglob("*") if p.is_file()):
+            name = f"{top.rsplit('/', 1)[-1]}/{path.relative_to(source).as_posix()}"
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, path.read_bytes())
+
+
 def _copy_assets(writer: SiteWriter) -> None:
     assets = resource_dir("templates") / "assets"
     for source in sorted(assets.rglob("*")):
@@ -171,14 +241,23 @@ def _copy_assets(writer: SiteWriter) -> None:
 
 
 def render_site(
-    reports: Iterable[ModelReport], dest: Path, failures: dict[str, str] | None = None
+    reports: Iterable[ModelReport],
+    dest: Path,
+    failures: dict[str, str] | None = None,
+    base_url: str | None = None,
 ) -> list[str]:
-    """Render every page, then write pages, ``data/*.json`` and assets into ``dest``."""
+    """Render every page and chart, then write them, ``data/*.json`` and assets into ``dest``."""
     report_list = list(reports)
-    pages = gather_pages(report_list, failures or {})
+    charts: dict[str, str] = {}
+    for report in report_list:
+        for lang in LANGUAGES:
+            charts.update(gather_charts(report, lang))
+    pages = gather_pages(report_list, failures or {}, charts, base_url)
     writer = SiteWriter(dest)
     for page in pages:
         writer.write(page.path, page.content)
+    for path, svg in charts.items():
+        writer.write(path, svg)
     for report in report_list:
         writer.write(f"data/{report.slug}.json", report_json(report))
     schema = resources.files("reportgen.schema").joinpath("report.schema.json").read_bytes()

@@ -81,7 +81,9 @@ def to_text(expr: Expr, symbolic: bool = False) -> str:
             parts.append(f"({text})" if needs_parens(factor, True) else text)
         return "×".join(parts)
     if isinstance(expr, Sum):
-        return "+".join(to_text(t, symbolic) for t in expr.terms)
+        # Labelled parts ("kernel 3×4 + bias 4") read better spaced; bare numbers stay compact.
+        joiner = " + " if any(isinstance(t, Term) for t in expr.terms) else "+"
+        return joiner.join(to_text(t, symbolic) for t in expr.terms)
     return f"{expr.label} {to_text(expr.expr, symbolic)}"
 
 
