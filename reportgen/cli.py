@@ -6,6 +6,7 @@ is printed as one line, ``reportgen: error: <model>: <cause>``, without a traceb
 
 from __future__ import annotations
 
+import signal
 import sys
 import tempfile
 import time
@@ -14,9 +15,10 @@ from pathlib import Path
 import click
 
 from reportgen import __version__
-from reportgen.collect import collect_models
+from reportgen.collect import collect_models, default_memory_limit
 from reportgen.config import Config, ModelSpec, load_config
 from reportgen.errors import CollectError, ReportgenError
+from reportgen.publish import check_writable
 
 
 def _log(message: str) -> None:
@@ -62,6 +64,27 @@ base_url_option = click.option(
     help="The site's absolute address (e.g. https://user.github.io/repo/), used only where "
     "a link must be absolute (the Perfetto deep link). Default: base_url in the config.",
 )
+keep_going_option = click.option(
+    "--keep-going",
+    is_flag=True,
+    help="Build the other models when one fails; the index marks the failed one. "
+    "The exit status is still non-zero.",
+)
+unsafe_load_option = click.option(
+    "--unsafe-load",
+    is_flag=True,
+    help="Allow model files whose loading can run code (a Keras Lambda layer). "
+    "Only for files you trust.",
+)
+memory_limit_option = click.option(
+    "--memory-limit",
+    "memory_limit_gib",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    metavar="GIB",
+    help="Stop a collect worker that uses more memory than this. "
+    "Default: 80% of the machine's memory divided by --jobs.",
+)
 timeout_option = click.option(
     "--timeout",
     type=click.FloatRange(min=1),
@@ -77,8 +100,20 @@ def _selected(config_path: Path | None, models: str | None) -> tuple[Config, tup
 
 
 def _collect(
-    specs: tuple[ModelSpec, ...], out: Path, jobs: int, timeout: float | None, profile: bool
-) -> None:
+    specs: tuple[ModelSpec, ...],
+    out: Path,
+    jobs: int,
+    timeout: float | None,
+    profile: bool,
+    *,
+    unsafe_load: bool = False,
+    memory_limit_gib: float | None = None,
+    keep_going: bool = False,
+) -> dict[str, str]:
+    """Collect every model; without ``keep_going`` any failure stops the command.
+
+    Returns the failures (slug → message) that ``keep_going`` let through.
+    """
     started = time.monotonic()
 
     def on_done(spec: ModelSpec, path: Path | None, error: CollectError | None) -> None:
@@ -86,14 +121,25 @@ def _collect(
         if error is None:
             _log(f"collected {spec.slug} ({elapsed:.1f} s)")
 
-    _, failed = collect_models(specs, out, jobs, timeout, profile, on_done)
+    memory_limit = int(memory_limit_gib * 2**30) if memory_limit_gib else default_memory_limit(jobs)
+    _, failed = collect_models(
+        specs,
+        out,
+        jobs,
+        timeout,
+        profile,
+        on_done,
+        unsafe_load=unsafe_load,
+        memory_limit=memory_limit,
+    )
     failed_in_order = [failed[s.slug] for s in specs if s.slug in failed]
-    if len(failed_in_order) == 1:
+    if len(failed_in_order) == len(specs) and len(specs) == 1:
         raise failed_in_order[0]
-    if failed_in_order:
-        for error in failed_in_order:
-            _log(f"reportgen: error: {error}")
+    for error in failed_in_order:
+        _log(f"reportgen: error: {error}")
+    if failed_in_order and (not keep_going or len(failed_in_order) == len(specs)):
         raise ReportgenError(f"{len(failed_in_order)} of {len(specs)} models failed to collect")
+    return {error.slug: error.message for error in failed_in_order}
 
 
 def _render(
@@ -102,13 +148,14 @@ def _render(
     strict: bool,
     order: list[str] | None,
     base_url: str | None = None,
+    failures: dict[str, str] | None = None,
 ) -> None:
     from reportgen.pipeline import check_reports, load_reports, publish_site
 
     reports = load_reports(model_dirs, order)
     for problem in check_reports(reports, strict):
         _log(f"reportgen: warning: {problem}")
-    publish_site(reports, model_dirs, out, base_url)
+    publish_site(reports, model_dirs, out, base_url, failures)
     _log(f"wrote {out}/ ({len(reports)} model{'s' if len(reports) != 1 else ''}, en + zh)")
 
 
@@ -132,6 +179,9 @@ def cli() -> None:
 @timeout_option
 @no_profile_option
 @base_url_option
+@keep_going_option
+@unsafe_load_option
+@memory_limit_option
 def build(
     config_path: Path | None,
     models: str | None,
@@ -141,12 +191,25 @@ def build(
     timeout: float | None,
     no_profile: bool,
     base_url: str | None,
+    keep_going: bool,
+    unsafe_load: bool,
+    memory_limit_gib: float | None,
 ) -> None:
     """Collect, derive, render and publish the site (the built-in models by default)."""
     config, specs = _selected(config_path, models)
     out = out or Path(config.out)
+    check_writable(out)
     with tempfile.TemporaryDirectory(prefix="reportgen-collect-") as tmp:
-        _collect(specs, Path(tmp), jobs, timeout, not no_profile)
+        failures = _collect(
+            specs,
+            Path(tmp),
+            jobs,
+            timeout,
+            not no_profile,
+            unsafe_load=unsafe_load,
+            memory_limit_gib=memory_limit_gib,
+            keep_going=keep_going,
+        )
         from reportgen.pipeline import find_collected
 
         _render(
@@ -155,6 +218,12 @@ def build(
             strict,
             [s.slug for s in specs],
             base_url or config.base_url,
+            failures,
+        )
+    if failures:
+        raise ReportgenError(
+            f"{len(failures)} of {len(specs)} models failed; {out}/ was published without "
+            "them (--keep-going)"
         )
 
 
@@ -171,6 +240,9 @@ def build(
 @jobs_option
 @timeout_option
 @no_profile_option
+@keep_going_option
+@unsafe_load_option
+@memory_limit_option
 def collect(
     config_path: Path | None,
     models: str | None,
@@ -178,10 +250,24 @@ def collect(
     jobs: int,
     timeout: float | None,
     no_profile: bool,
+    keep_going: bool,
+    unsafe_load: bool,
+    memory_limit_gib: float | None,
 ) -> None:
     """Collect facts from the models (TensorFlow runs here), for `reportgen render`."""
     _, specs = _selected(config_path, models)
-    _collect(specs, out, jobs, timeout, not no_profile)
+    failures = _collect(
+        specs,
+        out,
+        jobs,
+        timeout,
+        not no_profile,
+        unsafe_load=unsafe_load,
+        memory_limit_gib=memory_limit_gib,
+        keep_going=keep_going,
+    )
+    if failures:
+        raise ReportgenError(f"{len(failures)} of {len(specs)} models failed to collect")
 
 
 @cli.command()
@@ -238,7 +324,19 @@ def serve(directory: Path, port: int, bind: str) -> None:
         server.serve_forever()
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # one path for Ctrl-C and SIGTERM: stop workers, keep the old site
+
+
 def main(argv: list[str] | None = None) -> int:
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         result = cli.main(args=argv, prog_name="reportgen", standalone_mode=False)
     except click.exceptions.Abort:

@@ -15,6 +15,18 @@ from pathlib import Path
 from reportgen.errors import RenderError
 
 
+def check_writable(out: Path) -> None:
+    """Fail early, before any model is collected, when ``out`` cannot be written."""
+    out = out.absolute()
+    if out.exists() and not out.is_dir():
+        raise RenderError(f"{out}: exists and is not a directory")
+    parent = out.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise RenderError(f"{out}: cannot write the output directory ({parent} is not writable)")
+
+
 def publish(out: Path, build: Callable[[Path], None]) -> None:
     """Run ``build(tmp)``; on success ``tmp`` replaces ``out``, on failure it is removed."""
     out = out.absolute()

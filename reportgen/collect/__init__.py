@@ -8,17 +8,24 @@ model that crashes, leaks or hangs cannot take the others (or the build) with it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from reportgen.config import ModelSpec
 from reportgen.errors import CollectError
+from reportgen.units import fmt_bytes
 
 EXIT_MODEL_FAILED = 3
 
@@ -34,44 +41,121 @@ def _copy_articles(spec: ModelSpec, dest: Path) -> None:
         (dest / f"article.{lang}.md").write_text(text, encoding="utf-8")
 
 
+@dataclass
+class WorkerGroup:
+    """The live worker processes, so that an interrupt or a failure can stop all of them."""
+
+    memory_limit: int | None = None
+    """Bytes of resident memory a worker may use before it is stopped."""
+    poll_seconds: float = 0.1
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def run(
+        self, argv: list[str], log: IO[bytes], env: dict[str, str], timeout: float | None, slug: str
+    ) -> int:
+        """Run one worker to completion; raise CollectError on timeout or memory limit."""
+        started = time.monotonic()
+        # A session of its own: the worker and anything it starts die together.
+        proc = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+        try:
+            while True:
+                try:
+                    return proc.wait(timeout=self.poll_seconds)
+                except subprocess.TimeoutExpired:
+                    pass
+                if self.stopping.is_set():
+                    raise CollectError(slug, "interrupted")
+                if timeout is not None and time.monotonic() - started > timeout:
+                    raise CollectError(slug, f"collection ran past the {timeout:g} s timeout")
+                rss = resident_bytes(proc.pid)
+                if self.memory_limit is not None and rss is not None and rss > self.memory_limit:
+                    raise CollectError(
+                        slug,
+                        f"the collect worker used more than {fmt_bytes(self.memory_limit)} of "
+                        "memory and was stopped (raise the limit with --memory-limit)",
+                    )
+        finally:
+            if proc.poll() is None:
+                _kill_group(proc)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def resident_bytes(pid: int) -> int | None:
+    """Resident set size of a process (Linux ``/proc``); None where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def default_memory_limit(jobs: int) -> int | None:
+    """80 % of physical memory shared among the workers that run at once."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return None
+    return int(total * 0.8 / max(1, jobs))
+
+
 def collect_one(
-    spec: ModelSpec, out: Path, timeout: float | None = None, profile: bool = True
+    spec: ModelSpec,
+    out: Path,
+    timeout: float | None = None,
+    profile: bool = True,
+    *,
+    unsafe_load: bool = False,
+    group: WorkerGroup | None = None,
 ) -> Path:
     """Collect one model into ``out/<slug>/``; raise :class:`CollectError` on any failure."""
+    group = group or WorkerGroup()
     dest = out / spec.slug
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     spec_path = dest / "request.json"
-    request = {"spec": spec.to_dict(), "profile": profile}
+    request = {"spec": spec.to_dict(), "profile": profile, "unsafe_load": unsafe_load}
     spec_path.write_text(json.dumps(request, ensure_ascii=False), encoding="utf-8")
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     log_path = dest / "worker.log"
-    try:
-        with log_path.open("wb") as log:
-            proc = subprocess.run(
-                [sys.executable, "-m", "reportgen.collect.worker", str(spec_path), str(dest)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                timeout=timeout,
-                check=False,
-            )
-    except subprocess.TimeoutExpired as exc:
-        raise CollectError(spec.slug, f"collection ran past the {timeout:g} s timeout") from exc
+    with log_path.open("wb") as log:
+        returncode = group.run(
+            [sys.executable, "-m", "reportgen.collect.worker", str(spec_path), str(dest)],
+            log,
+            env,
+            timeout,
+            spec.slug,
+        )
     error_file = dest / "error.txt"
-    if proc.returncode == EXIT_MODEL_FAILED and error_file.exists():
+    if returncode == EXIT_MODEL_FAILED and error_file.exists():
         raise CollectError(spec.slug, error_file.read_text(encoding="utf-8").strip())
-    if proc.returncode != 0:
+    if returncode != 0:
         how = (
-            f"was killed by signal {-proc.returncode}"
-            if proc.returncode < 0
-            else f"exited with status {proc.returncode}"
+            f"was killed by signal {-returncode} ({_signal_name(-returncode)})"
+            if returncode < 0
+            else f"exited with status {returncode}"
         )
         raise CollectError(spec.slug, f"the collect worker {how} (log: {log_path})")
     _copy_articles(spec, dest)
     return dest
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "unknown signal"
 
 
 def collect_models(
@@ -81,15 +165,25 @@ def collect_models(
     timeout: float | None = None,
     profile: bool = True,
     on_done: Callable[[ModelSpec, Path | None, CollectError | None], None] | None = None,
+    *,
+    unsafe_load: bool = False,
+    memory_limit: int | None = None,
 ) -> tuple[dict[str, Path], dict[str, CollectError]]:
-    """Collect every model, ``jobs`` at a time. Returns (directories, failures) by slug."""
+    """Collect every model, ``jobs`` at a time. Returns (directories, failures) by slug.
+
+    An interrupt (Ctrl-C, or SIGTERM turned into one by the CLI) stops every worker before
+    it propagates: no worker outlives the build.
+    """
     out.mkdir(parents=True, exist_ok=True)
+    group = WorkerGroup(memory_limit=memory_limit)
     done: dict[str, Path] = {}
     failed: dict[str, CollectError] = {}
 
     def run(spec: ModelSpec) -> None:
+        if group.stopping.is_set():
+            return
         try:
-            path = collect_one(spec, out, timeout, profile)
+            path = collect_one(spec, out, timeout, profile, unsafe_load=unsafe_load, group=group)
         except CollectError as exc:
             failed[spec.slug] = exc
             if on_done:
@@ -99,6 +193,13 @@ def collect_models(
         if on_done:
             on_done(spec, path, None)
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        list(pool.map(run, specs))
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
+        for future in [pool.submit(run, spec) for spec in specs]:
+            future.result()
+    except BaseException:
+        group.stop()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return done, failed
