@@ -1,9 +1,13 @@
-"""Every interface string in the templates has a Chinese translation."""
+"""Every interface string in the templates has a Chinese translation, and a safe one."""
 
 from __future__ import annotations
 
+import re
+
 from reportgen.render.catalog import read_catalog, template_messages
 from reportgen.render.i18n import translations
+
+PLACEHOLDER = re.compile(r"%\(\w+\)s")
 
 
 def test_every_template_string_is_translated() -> None:
@@ -24,11 +28,21 @@ def test_no_stale_translations() -> None:
 
 def test_placeholders_survive_translation() -> None:
     for message in read_catalog("zh"):
-        if message.id and "%(" in str(message.id):
-            for name in ("%(n)s", "%(version)s", "%(date)s", "%(batch)s"):
-                assert (name in str(message.id)) == (name in str(message.string)), message.id
+        if message.id:
+            wanted = sorted(PLACEHOLDER.findall(str(message.id)))
+            assert sorted(PLACEHOLDER.findall(str(message.string))) == wanted, message.id
+
+
+def test_strings_hold_no_markup() -> None:
+    """Translated strings are inserted as trusted HTML (only their %(…)s values are escaped):
+    a literal ``<`` or ``&`` in one becomes markup. Pass such text in as a value instead."""
+    for message in read_catalog("zh"):
+        if not message.id:
+            continue  # the catalog's header
+        for text in (str(message.id), str(message.string)):
+            assert "<" not in text and "&" not in text, message.id
 
 
 def test_compiled_catalog_translates() -> None:
-    assert translations("zh").gettext("Layer by layer") == "逐层明细"
-    assert translations("en").gettext("Layer by layer") == "Layer by layer"
+    assert translations("zh").gettext("Architecture") == "网络结构"
+    assert translations("en").gettext("Architecture") == "Architecture"

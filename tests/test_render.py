@@ -15,9 +15,9 @@ from reportgen.errors import CheckError, RenderError
 from reportgen.model import Text
 from reportgen.pipeline import check_reports
 from reportgen.publish import publish
-from reportgen.render.site import render_site
+from reportgen.render.site import layer_families, render_markdown, render_site
 from tests.handmade import layer, lenet_facts
-from tests.sitecheck import broken_links, parse
+from tests.sitecheck import broken_links, external_references, parse
 
 ARTICLE = Text("## Why\n\nEnglish *article*.", "## 为什么\n\n中文**文章**。")
 
@@ -59,7 +59,72 @@ def test_model_page_language_and_switch(site: Path, lang: str, html_lang: str, o
     switch = soup.select_one("nav.lang-switch a")
     assert switch["href"] == f"../{other}/lenet.html"
     alternates = {link["hreflang"]: link["href"] for link in soup.select('link[rel="alternate"]')}
-    assert alternates == {"en": "../en/lenet.html", "zh-Hans": "../zh/lenet.html"}
+    assert alternates == {
+        "en": "../en/lenet.html",
+        "zh-Hans": "../zh/lenet.html",
+        "x-default": "../en/lenet.html",
+    }
+    current = soup.select_one("nav.lang-switch [aria-current]")
+    assert current.name == "span" and current["lang"] == html_lang
+
+
+@pytest.mark.parametrize(
+    ("page", "expected"),
+    [
+        (
+            "index.html",
+            {"en": "en/index.html", "zh-Hans": "zh/index.html", "x-default": "index.html"},
+        ),
+        (
+            "zh/index.html",
+            {"en": "../en/index.html", "zh-Hans": "../zh/index.html", "x-default": "../index.html"},
+        ),
+    ],
+)
+def test_index_pages_point_at_each_other(site: Path, page: str, expected: dict[str, str]) -> None:
+    soup = parse(site / page)
+    alternates = {link["hreflang"]: link["href"] for link in soup.select('link[rel="alternate"]')}
+    assert alternates == expected
+    switch = {a["hreflang"]: a["href"] for a in soup.select("nav.lang-switch a")}
+    assert set(switch.values()) <= set(expected.values())
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_layers_are_explained_by_family(site: Path, lang: str) -> None:
+    soup = parse(site / lang / "lenet.html")
+    families = {
+        section["id"]: [s["id"] for s in section.select("section.derivation")]
+        for section in soup.select("section.family")
+    }
+    assert families == {
+        "family-input": ["layer-0"],
+        "family-convolution": ["layer-1", "layer-3"],
+        "family-pooling": ["layer-2", "layer-4"],
+        "family-reshape": ["layer-5"],
+        "family-dense": ["layer-6", "layer-8"],
+        "family-dropout": ["layer-7"],
+    }
+    toc = [a["href"] for a in soup.select("nav.toc a")]
+    assert toc[:3] == ["#introduction", "#architecture", "#derivations"]
+    assert "#family-convolution" in toc and toc[-1] == "#reproduce"
+    # the largest output (conv1) explains what bytes of output are, with its formula
+    memory = soup.select_one("#memory")
+    assert [m["alttext"] for m in memory.find_all("math")] == ["28×28×32×4 B = 100,352 B = 98 KiB"]
+    assert "float32" in memory.get_text()
+
+
+def test_reproduce_gives_the_exact_command(site: Path) -> None:
+    soup = parse(site / "en" / "lenet.html")
+    command = soup.select_one("#reproduce pre").get_text().splitlines()
+    # hand-made facts have no profile, as after --no-profile; not a built-in model either
+    assert command == ["reportgen build --models lenet --no-profile"]
+
+
+def test_lede_sentences_are_spaced_per_language(site: Path) -> None:
+    english = parse(site / "en" / "lenet.html").select_one("p.lede").get_text()
+    assert "3,274,634 parameters. Every parameter" in english
+    chinese = parse(site / "zh" / "lenet.html").select_one("p.lede").get_text()
+    assert "个参数。本页" in chinese
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -104,15 +169,15 @@ def test_derivation_sections_have_mathml(site: Path, lang: str) -> None:
 def test_chinese_page_reads_chinese(site: Path) -> None:
     soup = parse(site / "zh" / "lenet.html")
     text = soup.get_text(" ", strip=True)
-    for phrase in ("逐层明细", "每个数字从何而来", "参数量", "输出内存", "权值共享", "为什么"):
+    for phrase in ("网络结构", "每个数字从何而来", "参数量", "输出内存", "权值共享", "为什么"):
         assert phrase in text
-    assert "Layer by layer" not in text
+    assert "Architecture" not in text and "Where each number" not in text
     assert soup.title.get_text() == "LeNet 网络 · reportgen"
 
 
 def test_english_page_has_article_and_totals(site: Path) -> None:
     soup = parse(site / "en" / "lenet.html")
-    assert soup.select_one("#article h2").get_text() == "Why"
+    assert soup.select_one("#introduction h2").get_text() == "Why"
     totals = soup.select_one("table.totals").get_text(" ", strip=True)
     assert "3,274,634" in totals and "12.49 MiB" in totals
 
@@ -166,6 +231,13 @@ def test_hostile_names_are_shown_literally(tmp_path: Path) -> None:
         assert "<script>" not in chart.read_text() and "&lt;script&gt;" in chart.read_text()
     soup = parse(tmp_path / "en" / "lenet.html")
     assert soup.select_one("table.layers tbody th").get_text() == evil
+    assert external_references(tmp_path) == []
+
+
+def test_chinese_markdown_line_breaks_are_not_spaces() -> None:
+    html = render_markdown("第一行，\n第二行。\n\n- 一\n- 二\n\nEnglish\nline 中文\n接着")
+    assert "<p>第一行，第二行。</p>" in html
+    assert "<li>一</li>" in html and "English\nline 中文接着" in html
 
 
 def test_mismatch_is_shown_and_strict_fails(tmp_path: Path) -> None:
@@ -214,3 +286,28 @@ def test_failed_build_leaves_previous_site(tmp_path: Path) -> None:
     publish(out, lambda tmp: (tmp / "index.html").write_text("new"))
     assert (out / "index.html").read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_layer_families_group_in_order_of_appearance() -> None:
+    facts = lenet_facts(
+        layers=(
+            layer("tokens", "InputLayer", (None, 5), (None, 5)),
+            layer("embed", "Embedding", (None, 5), (None, 5, 4), (("embeddings", (100, 4)),)),
+            layer("odd", "MysteryLayer", (None, 5, 4), (None, 5, 4)),
+            layer("lstm", "LSTM", (None, 5, 4), (None, 8), (("kernel", (4, 32)),)),
+            layer("odd2", "MysteryLayer", (None, 8), (None, 8)),
+        )
+    )
+    families = layer_families(derive_model(facts))
+    assert [(f.key, [x.name for x in f.layers]) for f in families] == [
+        ("input", ["tokens"]),
+        ("embedding", ["embed"]),
+        ("other", ["odd", "odd2"]),
+        ("recurrent", ["lstm"]),
+    ]
+    assert families[2].anchor == "family-other" and families[2].class_names == ("MysteryLayer",)
+
+
+def test_english_line_breaks_next_to_curly_quotes_stay_spaces() -> None:
+    assert "Keras’\n“quoted”" in render_markdown("Keras’\n“quoted” word")
+    assert "中文“引号”" in render_markdown("中文“\n引号”")

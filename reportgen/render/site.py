@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import zipfile
 from collections.abc import Iterable
@@ -23,14 +24,63 @@ from markupsafe import Markup
 
 from reportgen import __version__
 from reportgen.errors import RenderError
-from reportgen.model import LANGUAGES, ModelReport, Profile
+from reportgen.model import LANGUAGES, LayerReport, ModelReport, Profile
 from reportgen.render.data import report_json
 from reportgen.render.i18n import HTML_LANG, translations
 from reportgen.render.math import formula_mathml, symbolic_mathml
 from reportgen.render.resources import resource_dir
-from reportgen.units import fmt_bytes, fmt_int, fmt_percent, fmt_shape, fmt_us
+from reportgen.units import dtype_bytes, fmt_bytes, fmt_int, fmt_percent, fmt_shape, fmt_us
 
 LANGUAGE_NAMES = {"en": "English", "zh": "简体中文"}
+
+# Layer families by Keras class name. Each family has its own section of prose on the model
+# page (templates/families.html), in the order the model first uses it; a class that is
+# not listed here falls into "other", whose section has only the per-layer derivations.
+LAYER_FAMILIES: dict[str, tuple[str, ...]] = {
+    "input": ("InputLayer",),
+    "convolution": (
+        "Conv1D",
+        "Conv2D",
+        "Conv3D",
+        "SeparableConv1D",
+        "SeparableConv2D",
+        "DepthwiseConv1D",
+        "DepthwiseConv2D",
+        "Conv1DTranspose",
+        "Conv2DTranspose",
+        "Conv3DTranspose",
+    ),
+    "padding": (
+        "ZeroPadding1D",
+        "ZeroPadding2D",
+        "ZeroPadding3D",
+        "Cropping1D",
+        "Cropping2D",
+        "Cropping3D",
+    ),
+    "normalization": ("BatchNormalization", "LayerNormalization", "GroupNormalization"),
+    "activation": ("Activation", "ReLU", "Softmax", "LeakyReLU", "ELU", "PReLU"),
+    "pooling": tuple(
+        f"{kind}{dim}"
+        for kind in ("MaxPooling", "AveragePooling", "GlobalMaxPooling", "GlobalAveragePooling")
+        for dim in ("1D", "2D", "3D")
+    ),
+    "reshape": ("Flatten", "Reshape", "Permute"),
+    "dense": ("Dense", "EinsumDense"),
+    "dropout": (
+        "Dropout",
+        "SpatialDropout1D",
+        "SpatialDropout2D",
+        "SpatialDropout3D",
+        "AlphaDropout",
+        "GaussianDropout",
+    ),
+    "merge": ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"),
+    "embedding": ("Embedding",),
+    "recurrent": ("LSTM", "GRU", "SimpleRNN", "Bidirectional", "RNN", "ConvLSTM2D"),
+    "attention": ("MultiHeadAttention", "Attention", "AdditiveAttention", "GroupQueryAttention"),
+}
+_FAMILY_OF = {name: family for family, names in LAYER_FAMILIES.items() for name in names}
 
 
 def build_date() -> str:
@@ -44,8 +94,22 @@ def build_date() -> str:
     return when.strftime("%Y-%m-%d")
 
 
+# A line break between two Chinese characters (or full-width punctuation) is where an
+# author wrapped a line, not a space: browsers other than Firefox would show one, so the
+# break is removed before rendering. Between Chinese and Latin text it stays a space.
+# Curly quotes, dashes and the ellipsis serve both languages: they count as Chinese only
+# next to a character that is Chinese for certain.
+_CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
+_SHARED = "\u2014\u2018-\u201d\u2026"
+_CJK_LINE_BREAK = re.compile(
+    f"(?<=[{_CJK}])[ \t]*\n[ \t]*(?=[{_CJK}{_SHARED}])"
+    f"|(?<=[{_CJK}{_SHARED}])[ \t]*\n[ \t]*(?=[{_CJK}])"
+)
+
+
 def render_markdown(text: str) -> Markup:
     """A model article (trusted project documentation, not model data) as HTML."""
+    text = _CJK_LINE_BREAK.sub("", text)
     html = markdown.markdown(text, extensions=["tables", "fenced_code", "sane_lists"])
     return Markup(html)
 
@@ -80,20 +144,81 @@ class Page:
     content: str
 
 
-def _page_context(lang: str, path: str, other_path: str) -> dict[str, Any]:
-    depth = path.count("/")
-    root = "../" * depth
-    other = "zh" if lang == "en" else "en"
+@dataclass(frozen=True)
+class LayerFamily:
+    """Layers of one family (``"convolution"``, ``"pooling"``…), in model order."""
+
+    key: str
+    class_names: tuple[str, ...]
+    layers: tuple[LayerReport, ...]
+
+    @property
+    def anchor(self) -> str:
+        return f"family-{self.key}"
+
+
+def layer_families(report: ModelReport) -> list[LayerFamily]:
+    """The report's layers grouped by family, families in the order they first appear."""
+    grouped: dict[str, list[LayerReport]] = {}
+    for layer in report.layers:
+        grouped.setdefault(_FAMILY_OF.get(layer.class_name, "other"), []).append(layer)
+    return [
+        LayerFamily(
+            key,
+            tuple(dict.fromkeys(layer.class_name for layer in layers)),
+            tuple(layers),
+        )
+        for key, layers in grouped.items()
+    ]
+
+
+def largest_output(report: ModelReport) -> LayerReport | None:
+    """The layer whose derived output takes the most bytes (the first one on a tie)."""
+    sized = [layer for layer in report.layers if layer.activation.value]
+    return max(sized, key=lambda layer: layer.activation.value or 0) if sized else None
+
+
+def model_dtypes(report: ModelReport) -> list[tuple[str, int | None]]:
+    """Each compute dtype of the model's layers with its size in bytes, in order of use."""
+    names = dict.fromkeys(layer.dtype for layer in report.layers)
+    return [(name, dtype_bytes(name)) for name in names]
+
+
+def reproduce_command(report: ModelReport) -> str:
+    """The command that rebuilds this report: ``--no-profile`` when this build had none."""
+    command = f"reportgen build --models {report.slug}"
+    return command if report.profile is not None else command + " --no-profile"
+
+
+def is_builtin(report: ModelReport) -> bool:
+    """Whether the model is one of reportgen's own reference models (reportgen.zoo)."""
+    return report.source.startswith("reportgen.zoo.")
+
+
+def _page_context(lang: str, path: str, paths: dict[str, str], default: str) -> dict[str, Any]:
+    """What every page needs: its language, its depth, and the same page in each language.
+
+    ``paths`` maps each site language to the site path of this page in that language;
+    ``default`` is the site path for ``hreflang="x-default"`` (readers of neither).
+    """
+    root = "../" * path.count("/")
     return {
         "lang": lang,
         "html_lang": HTML_LANG[lang],
         "root": root,
-        "switch_href": root + other_path,
-        "switch_label": LANGUAGE_NAMES[other],
-        "switch_lang": HTML_LANG[other],
-        "alternates": [
-            {"hreflang": HTML_LANG[code], "href": root + (path if code == lang else other_path)}
+        "languages": [
+            {
+                "code": code,
+                "label": LANGUAGE_NAMES[code],
+                "hreflang": HTML_LANG[code],
+                "href": root + paths[code],
+                "current": code == lang and paths[code] == path,
+            }
             for code in LANGUAGES
+        ],
+        "alternates": [
+            *({"hreflang": HTML_LANG[code], "href": root + paths[code]} for code in LANGUAGES),
+            {"hreflang": "x-default", "href": root + default},
         ],
         "version": __version__,
         "build_date": build_date(),
@@ -136,6 +261,9 @@ def perfetto_url(report: ModelReport, base_url: str | None) -> str | None:
     return "https://ui.perfetto.dev/#!/?url=" + quote(trace, safe=":/")
 
 
+INDEX_PATHS = {code: f"{code}/index.html" for code in LANGUAGES}
+
+
 def gather_pages(
     reports: list[ModelReport],
     failures: dict[str, str],
@@ -145,10 +273,10 @@ def gather_pages(
     pages: list[Page] = []
     for lang in LANGUAGES:
         env = make_environment(lang)
-        other = "zh" if lang == "en" else "en"
         for index, report in enumerate(reports):
             path = f"{lang}/{report.slug}.html"
-            context = _page_context(lang, path, f"{other}/{report.slug}.html")
+            paths = {code: f"{code}/{report.slug}.html" for code in LANGUAGES}
+            context = _page_context(lang, path, paths, paths[LANGUAGES[0]])
             prev_report = reports[index - 1] if index > 0 else None
             next_report = reports[index + 1] if index + 1 < len(reports) else None
             chart_hrefs = {
@@ -162,20 +290,26 @@ def gather_pages(
                     "model.html",
                     path,
                     report=report,
+                    reports=reports,
                     prev=prev_report,
                     next=next_report,
                     charts=chart_hrefs,
+                    families=layer_families(report),
+                    largest=largest_output(report),
+                    dtypes=model_dtypes(report),
+                    reproduce=reproduce_command(report),
+                    builtin=is_builtin(report),
                     perfetto_url=perfetto_url(report, base_url),
                     **context,
                 )
             )
         path = f"{lang}/index.html"
-        context = _page_context(lang, path, f"{other}/index.html")
+        context = _page_context(lang, path, INDEX_PATHS, "index.html")
         pages.append(
             _render(env, "index.html", path, reports=reports, failures=failures, **context)
         )
     env = make_environment("en")
-    context = _page_context("en", "index.html", "zh/index.html")
+    context = _page_context("en", "index.html", INDEX_PATHS, "index.html")
     pages.append(
         _render(
             env,
@@ -183,7 +317,6 @@ def gather_pages(
             "index.html",
             reports=reports,
             failures=failures,
-            languages=LANGUAGE_NAMES,
             **context,
         )
     )
