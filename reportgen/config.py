@@ -17,6 +17,23 @@ from reportgen.errors import ConfigError
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 SOURCE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+TENSOR_NAME_RE = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-/>]*:\d+$")
+"""A graph tensor name: the op's node name, a colon, the output index (``fc2/Softmax:0``)."""
+
+KERAS_FILE_SUFFIXES = (".keras", ".h5", ".hdf5")
+GRAPH_FILE_SUFFIXES = (".pb",)
+
+
+def source_kind(source: str) -> str | None:
+    """``"factory"``, ``"keras_file"``, ``"frozen_graph"``, or None for neither form."""
+    if SOURCE_RE.match(source):
+        return "factory"
+    suffix = Path(source).suffix.lower()
+    if suffix in KERAS_FILE_SUFFIXES:
+        return "keras_file"
+    if suffix in GRAPH_FILE_SUFFIXES:
+        return "frozen_graph"
+    return None
 
 
 @dataclass(frozen=True)
@@ -25,6 +42,7 @@ class ModelSpec:
 
     slug: str
     source: str
+    """As configured: ``package.module:function``, or a path to a .keras/.h5/.pb file."""
     title_en: str
     title_zh: str
     input_shape: tuple[int, ...] | None = None
@@ -32,16 +50,32 @@ class ModelSpec:
     article_en: str | None = None
     article_zh: str | None = None
     builtin: bool = False
+    source_path: str | None = None
+    """A file source resolved against the configuration file's directory (absolute)."""
+    inputs: tuple[str, ...] | None = None
+    """Input tensor names of a frozen graph (``x:0``)."""
+    outputs: tuple[str, ...] | None = None
+    """Output tensor names of a frozen graph (``fc2/Softmax:0``)."""
+
+    @property
+    def kind(self) -> str:
+        """``"factory"``, ``"keras_file"`` or ``"frozen_graph"``."""
+        return source_kind(self.source) or "factory"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["input_shape"] = list(self.input_shape) if self.input_shape else None
+        for key in ("input_shape", "inputs", "outputs"):
+            value = getattr(self, key)
+            data[key] = list(value) if value else None
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
-        shape = data.get("input_shape")
-        return cls(**{**data, "input_shape": tuple(shape) if shape else None})
+        fixed = dict(data)
+        for key in ("input_shape", "inputs", "outputs"):
+            value = fixed.get(key)
+            fixed[key] = tuple(value) if value else None
+        return cls(**fixed)
 
 
 @dataclass(frozen=True)
@@ -65,7 +99,9 @@ class Config:
 
 _MODEL_KEYS = {
     "slug": "a string of lowercase letters, digits, '-' or '_'",
-    "source": "a string 'package.module:function'",
+    "source": "a string 'package.module:function' or a path to a .keras, .h5 or .pb file",
+    "inputs": "a non-empty list of input tensor names such as 'x:0'",
+    "outputs": "a non-empty list of output tensor names such as 'fc2/Softmax:0'",
     "input_shape": "a list of positive integers, without the batch dimension",
     "batch_size": "a positive integer",
     "title": "a table with 'en' and 'zh' strings",
@@ -102,13 +138,10 @@ def _parse_model(raw: Any, index: int, path: Path | None, prefix: str) -> ModelS
         slug,
     )
     source = raw["source"]
-    _expect(
-        isinstance(source, str) and bool(SOURCE_RE.match(source)),
-        path,
-        f"{where}.source",
-        _MODEL_KEYS["source"],
-        source,
-    )
+    kind = source_kind(source) if isinstance(source, str) else None
+    _expect(kind is not None, path, f"{where}.source", _MODEL_KEYS["source"], source)
+    tensors = {key: _tensor_names(raw, key, kind, path, where) for key in ("inputs", "outputs")}
+    base = path.parent if path else Path.cwd()
     shape = raw.get("input_shape")
     if shape is not None:
         _expect(
@@ -130,7 +163,6 @@ def _parse_model(raw: Any, index: int, path: Path | None, prefix: str) -> ModelS
     )
     titles = _lang_table(raw.get("title", {}), path, f"{where}.title", "title")
     articles = _lang_table(raw.get("article", {}), path, f"{where}.article", "article")
-    base = path.parent if path else Path.cwd()
     return ModelSpec(
         slug=slug,
         source=source,
@@ -140,7 +172,42 @@ def _parse_model(raw: Any, index: int, path: Path | None, prefix: str) -> ModelS
         batch_size=batch,
         article_en=str(base / articles["en"]) if "en" in articles else None,
         article_zh=str(base / articles["zh"]) if "zh" in articles else None,
+        source_path=str((base / source).absolute()) if kind != "factory" else None,
+        inputs=tensors["inputs"],
+        outputs=tensors["outputs"],
     )
+
+
+def _tensor_names(
+    raw: dict[str, Any], key: str, kind: str | None, path: Path | None, where: str
+) -> tuple[str, ...] | None:
+    """``inputs``/``outputs``: required for a frozen graph (.pb), refused for other sources."""
+    value = raw.get(key)
+    if kind != "frozen_graph":
+        if value is not None:
+            raise ConfigError(
+                f"{_where(path, f'{where}.{key}')} is only for a frozen graph source (.pb); "
+                "a Keras model names its own inputs and outputs"
+            )
+        return None
+    if value is None:
+        example = 'inputs = ["x:0"]' if key == "inputs" else 'outputs = ["fc2/Softmax:0"]'
+        raise ConfigError(
+            f"{_where(path, where)} is missing the key {key!r}: a frozen graph (.pb) needs "
+            f"the names of its {key[:-1]} tensors, e.g. {example}"
+        )
+    _expect(
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, str) and bool(TENSOR_NAME_RE.match(v)) for v in value),
+        path,
+        f"{where}.{key}",
+        _MODEL_KEYS[key],
+        value,
+    )
+    if len(set(value)) != len(value):
+        raise ConfigError(f"{_where(path, f'{where}.{key}')} names a tensor twice: {value!r}")
+    return tuple(value)
 
 
 def _lang_table(raw: Any, path: Path | None, where: str, key: str) -> dict[str, str]:

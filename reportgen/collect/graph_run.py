@@ -23,13 +23,16 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import tensorflow as tf
 
 from reportgen.collect.source import CollectFailure
 from reportgen.facts import FlopsMeasurement, MemoryMeasurement, MemoryNote, OpMemory
+
+if TYPE_CHECKING:
+    from reportgen.collect.graph_facts import GraphLayout, GraphModel
 
 METHOD = "session-full-trace (variables fed as placeholders)"
 
@@ -107,6 +110,9 @@ class _LayerIndex:
     scopes: dict[str, str]
     """Full name scope of each layer call → layer name, recorded while tracing."""
     layer_names: list[str]
+    nodes: dict[str, str] = field(default_factory=dict)
+    """Node name → its layer call's scope, where that is known node by node (a graph model:
+    its weights' reads live outside the scope of the op that uses them)."""
     _cache: dict[str, tuple[str, str] | None] = field(default_factory=dict)
 
     def layer_of(self, node_name: str) -> str | None:
@@ -125,6 +131,9 @@ class _LayerIndex:
         return [scope for scope, name in self.scopes.items() if name == layer]
 
     def _lookup(self, node_name: str) -> tuple[str, str] | None:
+        scope = self.nodes.get(node_name)
+        if scope is not None and scope in self.scopes:
+            return scope, self.scopes[scope]
         if node_name not in self._cache:
             self._cache[node_name] = (
                 self._by_recorded_scope(node_name)
@@ -179,6 +188,12 @@ class _FeedableGraph:
     input_bytes: dict[str, int]
     """Bytes of the fed batch per input placeholder node."""
     index: _LayerIndex
+    init_feeds: dict[str, np.ndarray] = field(default_factory=dict)
+    """Values of the variables the graph holds itself, fed once to their assign ops."""
+
+    @property
+    def init_ops(self) -> list[str]:
+        return [INIT_ASSIGN.format(name.rsplit("/", 1)[0]) for name in self.init_feeds]
 
 
 def _input_specs(model: Any, batch_size: int) -> list[Any]:
@@ -270,7 +285,7 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 400 else text[:397] + "..."
 
 
-def _captured_values(func_graph: Any, model: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def captured_values(func_graph: Any, model: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split the function's captures into variables (by handle placeholder) and plain tensors.
 
     A capture is an outside tensor the graph reads through an internal placeholder: a
@@ -307,33 +322,69 @@ def _placeholder_for(name: str, variable: Any) -> Any:
     return node
 
 
-def _feedable_graph_def(graph_def: Any, variables: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+INIT_VALUE = "{}/reportgen_value"
+INIT_ASSIGN = "{}/reportgen_assign"
+
+
+def _resident_variable(name: str, variable: Any) -> list[Any]:
+    """A variable the graph holds itself, and the ops that set it from a fed value.
+
+    For a variable whose handle an op takes directly (an LSTM's ``While`` loop reads it
+    inside its body), a fed placeholder cannot stand in: the handle becomes a
+    ``VarHandleOp`` of the same name, assigned once from ``<name>/reportgen_value``
+    before the traced runs.
+    """
+    dtype = variable.dtype.as_datatype_enum
+    shape = tf.TensorShape(variable.shape).as_proto()
+    handle = tf.compat.v1.NodeDef(name=name, op="VarHandleOp")
+    handle.attr["dtype"].type = dtype
+    handle.attr["shape"].shape.CopyFrom(shape)
+    handle.attr["shared_name"].s = name.encode()
+    value = tf.compat.v1.NodeDef(name=INIT_VALUE.format(name), op="Placeholder")
+    value.attr["dtype"].type = dtype
+    value.attr["shape"].shape.CopyFrom(shape)
+    assign = tf.compat.v1.NodeDef(name=INIT_ASSIGN.format(name), op="AssignVariableOp")
+    assign.input.extend([name, value.name])
+    assign.attr["dtype"].type = dtype
+    return [handle, value, assign]
+
+
+def feedable_graph_def(
+    graph_def: Any, variables: dict[str, Any]
+) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """Turn each read of a captured variable into a placeholder named like the read.
 
     Keeping the ``ReadVariableOp``'s name keeps every downstream input reference valid; the
-    resource placeholders themselves are then unused and dropped. Returns the new GraphDef
-    and {placeholder node name: variable}.
+    resource placeholders themselves are then unused and dropped, except for variables
+    that an op uses other than by reading them (a ``While`` loop's body): those become
+    variables of the graph (:func:`_resident_variable`). Returns the new GraphDef,
+    {placeholder node name: variable} and {resident handle node name: variable}.
     """
+    handles_used = {
+        source.split(":")[0]
+        for node in graph_def.node
+        if node.op != "ReadVariableOp"
+        for source in node.input
+        if not source.startswith("^") and source.split(":")[0] in variables
+    }
     reads: dict[str, Any] = {}
+    resident: dict[str, Any] = {}
     rewritten = tf.compat.v1.GraphDef()
     rewritten.versions.CopyFrom(graph_def.versions)
     rewritten.library.CopyFrom(graph_def.library)
     for node in graph_def.node:
         if node.name in variables:
+            if node.name in handles_used:
+                resident[node.name] = variables[node.name]
+                rewritten.node.extend(_resident_variable(node.name, variables[node.name]))
             continue
         data_inputs = [i for i in node.input if not i.startswith("^")]
         if node.op == "ReadVariableOp" and data_inputs[0] in variables:
             reads[node.name] = variables[data_inputs[0]]
             rewritten.node.append(_placeholder_for(node.name, variables[data_inputs[0]]))
             continue
-        for source in data_inputs:
-            if source.split(":")[0] in variables:
-                raise CollectFailure(
-                    f"op {node.name} ({node.op}) uses a variable other than by reading it; "
-                    "only plain variable reads can be fed as placeholders"
-                )
         rewritten.node.append(node)
-    return rewritten, reads
+    return rewritten, reads, resident
 
 
 def _shared_value(variable: Any) -> np.ndarray:
@@ -350,8 +401,8 @@ def _feedable_graph(model: Any, layers: list[Any], batch_size: int) -> _Feedable
     specs = _input_specs(model, batch_size)
     concrete, scopes = _trace_forward(model, specs, layers)
     func_graph = concrete.graph
-    variables, constants = _captured_values(func_graph, model)
-    graph_def, reads = _feedable_graph_def(func_graph.as_graph_def(), variables)
+    variables, constants = captured_values(func_graph, model)
+    graph_def, reads, resident = feedable_graph_def(func_graph.as_graph_def(), variables)
 
     rng = np.random.default_rng(0)
     input_nodes = [t.op.name for t in concrete.inputs[: len(specs)]]
@@ -368,6 +419,10 @@ def _feedable_graph(model: Any, layers: list[Any], batch_size: int) -> _Feedable
         input_nodes=input_nodes,
         input_bytes={node: feeds[f"{node}:0"].nbytes for node in input_nodes},
         index=index,
+        init_feeds={
+            f"{INIT_VALUE.format(node)}:0": _shared_value(variable)
+            for node, variable in resident.items()
+        },
     )
 
 
@@ -381,13 +436,29 @@ def _import(graph_def: Any) -> Any:
     return graph
 
 
-def _run_with_full_trace(graph: Any, feeds: dict[str, np.ndarray], fetches: list[str]) -> Any:
-    """RunMetadata of the second of two traced runs (the first builds kernels and caches)."""
+def _run_with_full_trace(
+    graph: Any,
+    feeds: dict[str, np.ndarray],
+    fetches: list[str],
+    init_ops: list[str] | None = None,
+    init_feeds: dict[str, np.ndarray] | None = None,
+) -> Any:
+    """RunMetadata of the second of two traced runs (the first builds kernels and caches).
+
+    ``init_ops`` (fed ``init_feeds``) run once before, untraced: they set the variables
+    the graph holds itself.
+    """
     options = tf.compat.v1.RunOptions(
         trace_level=tf.compat.v1.RunOptions.FULL_TRACE, output_partition_graphs=True
     )
     metadata = tf.compat.v1.RunMetadata()
     with tf.compat.v1.Session(graph=graph) as session:
+        if init_ops:
+            try:
+                session.run(init_ops, feed_dict=init_feeds)
+            except tf.errors.OpError as exc:
+                message = f"the graph's variables could not be set: {_one_line(exc)}"
+                raise CollectFailure(message) from exc
         for _ in range(2):
             metadata = tf.compat.v1.RunMetadata()
             try:
@@ -612,7 +683,8 @@ class _LayerReader:
         """
         measured: int | None = None
         notes: list[MemoryNote] = []
-        for node, slot in tensors:
+        for tensor in tensors:
+            node, slot = self._unmoved(layer, tensor, notes)
             run = self.runs.get(node)
             out = run.outputs.get(slot) if run else None
             if run is None or out is None:
@@ -635,6 +707,41 @@ class _LayerReader:
         if len(tensors) > 1:
             notes.append(MemoryNote("multiple_outputs", count=len(tensors)))
         return measured, notes
+
+    def _unmoved(
+        self, layer: str, tensor: tuple[str, int], notes: list[MemoryNote]
+    ) -> tuple[str, int]:
+        """The layer's output as computed in this layer, if the optimizer moved its last op.
+
+        Grappler may move an elementwise op across a layer boundary: ``MaxPool(Relu(x))``
+        becomes ``Relu(MaxPool(x))`` (max pooling commutes with a monotonic function, and
+        the Relu then runs on a quarter of the values), so ``conv1/Relu`` runs on ``pool1``'s
+        output. The conv layer's result is then its op's input in the graph as written
+        (``conv1/add``); a ``moved`` note names the op and where it went.
+        """
+        node, slot = tensor
+        for _ in range(len(self.graph_nodes)):
+            run, graph_node = self.runs.get(node), self.graph_nodes.get(node)
+            if run is None or graph_node is None or slot != 0:
+                return node, slot
+            written = [p for p in map(_parse_input, graph_node.input) if p]
+            # Moved, not fused: the same op ran, on another layer's tensor, while the input
+            # it was written with was still computed (a fused op changes its type instead).
+            if (
+                not written
+                or not run.inputs
+                or run.op_type != graph_node.op
+                or run.inputs[0] == written[0]
+                or written[0][0] not in self.runs
+                or self.index.layer_of(written[0][0]) != layer
+            ):
+                return node, slot
+            moved_to = self.index.layer_of(run.inputs[0][0])
+            if moved_to is None or moved_to == layer:
+                return node, slot
+            notes.append(MemoryNote("moved", op_type=run.op_type, op=node, owner_layer=moved_to))
+            node, slot = written[0]
+        return node, slot
 
     def _buffer_owner(self, node: str, slot: int) -> tuple[_NodeRun, _Output] | None:
         """The op output that was allocated for the buffer holding (node, slot), if any ran."""
@@ -704,21 +811,25 @@ class _LayerReader:
 
 def _layer_bytes(
     feedable: _FeedableGraph,
-    layers: list[Any],
+    layer_names: list[str],
+    input_layers: list[str],
     runs: list[_NodeRun],
 ) -> tuple[dict[str, int | None], dict[str, tuple[MemoryNote, ...]]]:
+    """Bytes holding each layer's output; ``input_layers`` pair with ``feedable.input_nodes``."""
     reader = _LayerReader(
         runs={run.name: run for run in runs},
         graph_nodes={node.name: node for node in feedable.graph_def.node},
         index=feedable.index,
     )
     call_outputs = _call_output_tensors(feedable.graph_def, feedable.index, feedable.fetches)
-    input_layer_bytes = _input_layer_bytes(layers, feedable.input_nodes, feedable.input_bytes)
+    input_layer_bytes = {
+        name: feedable.input_bytes[node]
+        for name, node in zip(input_layers, feedable.input_nodes, strict=False)
+    }
 
     layer_bytes: dict[str, int | None] = {}
     layer_notes: dict[str, tuple[MemoryNote, ...]] = {}
-    for layer in layers:
-        name = str(layer.name)
+    for name in layer_names:
         if name in input_layer_bytes:
             layer_bytes[name] = None
             layer_notes[name] = (MemoryNote("fed_input", nbytes=input_layer_bytes[name]),)
@@ -737,17 +848,11 @@ def _layer_bytes(
     return layer_bytes, layer_notes
 
 
-def _input_layer_bytes(
-    layers: list[Any], input_nodes: list[str], input_bytes: dict[str, int]
-) -> dict[str, int]:
-    """{InputLayer name: bytes of its fed batch}, pairing InputLayers with inputs in order."""
+def _input_layer_names(layers: list[Any]) -> list[str]:
+    """Names of the model's InputLayers, in order (they pair with the model's inputs)."""
     import keras
 
-    input_layers = [layer for layer in layers if isinstance(layer, keras.layers.InputLayer)]
-    return {
-        str(layer.name): input_bytes[node]
-        for layer, node in zip(input_layers, input_nodes, strict=False)
-    }
+    return [str(layer.name) for layer in layers if isinstance(layer, keras.layers.InputLayer)]
 
 
 def _op_memories(runs: list[_NodeRun], index: _LayerIndex) -> tuple[OpMemory, ...]:
@@ -838,14 +943,65 @@ def measure_graph(model: Any, batch_size: int) -> tuple[MemoryMeasurement, Flops
         raise CollectFailure(f"batch size must be at least 1, not {batch_size}")
     layers = _top_level_layers(model)
     feedable = _feedable_graph(model, layers, batch_size)
+    return _measure(feedable, [str(layer.name) for layer in layers], _input_layer_names(layers))
+
+
+def measure_graph_model(
+    model: GraphModel, layout: GraphLayout, batch_size: int
+) -> tuple[MemoryMeasurement, FlopsMeasurement]:
+    """The same measurement for a graph without Keras (a tf.function, a frozen graph).
+
+    Its layers are the name scopes of ``layout``; its weights are either constants in the
+    graph or placeholders standing for variable reads, fed with the variables' values.
+    """
+    from reportgen.collect.graph_facts import with_input_shapes
+
+    if batch_size < 1:
+        raise CollectFailure(f"batch size must be at least 1, not {batch_size}")
+    graph_def = with_input_shapes(model.graph_def, model.inputs, batch_size)
+    rng = np.random.default_rng(0)
+    feeds = model.feeds()
+    input_nodes = [spec.node for spec in model.inputs]
+    for spec in model.inputs:
+        tensor_spec = tf.TensorSpec((batch_size, *spec.dims), tf.as_dtype(spec.dtype))
+        feeds[f"{spec.node}:0"] = _sample_value(tensor_spec, rng)
+    inputs = set(layout.input_layers)
+    scope_of = {layer.name: layer.scope for layer in layout.layers}
+    index = _LayerIndex(
+        scopes=layout.scopes,
+        layer_names=layout.layer_names,
+        nodes={
+            node: scope_of[layer]
+            for node, layer in layout.node_layer.items()
+            if layer not in inputs
+        },
+    )
+    feedable = _FeedableGraph(
+        graph_def=graph_def,
+        feeds=feeds,
+        fetches=list(model.outputs),
+        input_nodes=input_nodes,
+        input_bytes={node: feeds[f"{node}:0"].nbytes for node in input_nodes},
+        index=index,
+        init_feeds=model.init_feeds(),
+    )
+    return _measure(feedable, layout.layer_names, layout.input_layers)
+
+
+def _measure(
+    feedable: _FeedableGraph, layer_names: list[str], input_layers: list[str]
+) -> tuple[MemoryMeasurement, FlopsMeasurement]:
     graph = _import(feedable.graph_def)
-    metadata = _run_with_full_trace(graph, feedable.feeds, feedable.fetches)
+    metadata = _run_with_full_trace(
+        graph, feedable.feeds, feedable.fetches, feedable.init_ops, feedable.init_feeds
+    )
     feedable.feeds.clear()  # drop our references to the weights as soon as the run is over
+    feedable.init_feeds.clear()
 
     runs = _node_runs(metadata)
     _mark_forwarded(runs)
     peak, total = _allocator_totals(metadata)
-    layer_bytes, layer_notes = _layer_bytes(feedable, layers, runs)
+    layer_bytes, layer_notes = _layer_bytes(feedable, layer_names, input_layers, runs)
     memory = MemoryMeasurement(
         method=METHOD,
         ops=_op_memories(runs, feedable.index),

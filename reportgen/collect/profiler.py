@@ -5,6 +5,10 @@
 <host>.xplane.pb``), converts it to a Chrome trace with xprof's converter (no server), and
 reads each TF op's time in each profiled step back out of that trace.
 
+``profile_forward`` does the same for any graph function, given how to map an op name to
+its layer: a model without Keras (a ``tf.function``, a frozen graph imported as a
+function), whose layers are name scopes (:mod:`reportgen.collect.graph_facts`).
+
 Everything after the profiler run is pure Python over the trace JSON, so the op-name →
 Keras-layer mapping and the per-step bookkeeping are testable without TensorFlow.
 
@@ -30,7 +34,7 @@ import re
 import shutil
 import statistics
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -288,12 +292,19 @@ def measurement_from_trace(
     model_name: str,
     layer_names: Collection[str],
     device: str | None = None,
+    layer_of: Callable[[str], str | None] | None = None,
 ) -> ProfileMeasurement:
     """Per-op, per-layer and per-step times from a Chrome trace of ``steps`` steps.
 
     ``device`` names where the ops ran when the trace holds device kernels; without
-    kernels it is ``"CPU"``.
+    kernels it is ``"CPU"``. ``layer_of`` maps an op name to its layer; by default, the
+    Keras scopes under ``model_name`` (:func:`layer_of_op`).
     """
+    if layer_of is None:
+
+        def layer_of(op: str) -> str | None:
+            return layer_of_op(op, model_name, layer_names)
+
     found_steps = find_steps(trace.get("traceEvents", []))
     if len(found_steps) != steps:
         raise ProfileError(
@@ -305,7 +316,7 @@ def measurement_from_trace(
         OpTime(
             op=op,
             op_type=host_types.get(op, op_type),
-            layer=layer_of_op(op, model_name, layer_names),
+            layer=layer_of(op),
             times_us=tuple(round(t, 3) for t in per_step),
         )
         for (op, op_type), per_step in _times_by_op(events, found_steps).items()
@@ -489,23 +500,53 @@ def profile_model(
     ``out_dir/trace.json.gz``; returns per-op times per step, per-layer medians and the
     median step time. Raises :class:`ProfileError` (one line) when profiling fails.
     """
-    if steps < 1 or warmup < 0 or batch_size < 1:
-        raise ProfileError(
-            f"need steps >= 1, warmup >= 0, batch_size >= 1 (got {steps}, {warmup}, {batch_size})"
-        )
+    _check_counts(steps, warmup, batch_size)
+    try:
+        forward, inputs = compiled_forward(model, batch_size)
+    except ProfileError:
+        raise
+    except Exception as exc:
+        raise ProfileError(f"the forward pass failed: {_one_line(exc)}") from exc
+    layer_names = [str(layer.name) for layer in model.layers]
+    model_name = str(model.name)
+
+    def layer_of(op: str) -> str | None:
+        return layer_of_op(op, model_name, layer_names)
+
+    return profile_forward(forward, inputs, out_dir, layer_names, layer_of, steps, warmup)
+
+
+def profile_forward(
+    forward: Any,
+    inputs: list[Any],
+    out_dir: Path,
+    layer_names: Collection[str],
+    layer_of: Callable[[str], str | None],
+    steps: int = 5,
+    warmup: int = 2,
+) -> ProfileMeasurement:
+    """Profile any graph function ``forward(*inputs)``; ``layer_of`` names each op's layer.
+
+    This is :func:`profile_model` for models without Keras: a ``tf.function`` or a frozen
+    graph imported as a function, whose ops carry the graph's own node names.
+    """
+    _check_counts(steps, warmup, 1)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        forward, inputs = compiled_forward(model, batch_size)
         for _ in range(warmup):
             forward(*inputs)  # the first call traces the graph; later ones warm caches
-    except ProfileError:
-        raise
     except Exception as exc:
         raise ProfileError(f"the forward pass failed: {_one_line(exc)}") from exc
     xplane = record_profile(forward, inputs, out_dir / PROFILE_DIR, steps)
     trace = convert_to_chrome_trace(xplane)
     write_chrome_trace(trace, out_dir / TRACE_FILE)
-    layer_names = [str(layer.name) for layer in model.layers]
-    measured = measurement_from_trace(trace, steps, str(model.name), layer_names, gpu_name())
+    measured = measurement_from_trace(trace, steps, "", layer_names, gpu_name(), layer_of=layer_of)
     return replace(measured, trace_file=TRACE_FILE, profile_dir=PROFILE_DIR)
+
+
+def _check_counts(steps: int, warmup: int, batch_size: int) -> None:
+    if steps < 1 or warmup < 0 or batch_size < 1:
+        raise ProfileError(
+            f"need steps >= 1, warmup >= 0, batch_size >= 1 (got {steps}, {warmup}, {batch_size})"
+        )

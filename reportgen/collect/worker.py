@@ -1,6 +1,7 @@
 """The collect worker: one model, one process. Run as ``python -m reportgen.collect.worker``.
 
-It reads a request (JSON: the model spec, and whether to profile) and writes
+It reads a request (JSON: the model spec, whether to profile, and ``unsafe_load``: whether
+a Keras file may run code while it loads, set by ``--unsafe-load``) and writes
 ``<out>/facts.json``. A model-specific failure is written to ``<out>/error.txt`` as one
 line and the process exits with status 3, so the parent can tell it apart from a crash.
 """
@@ -12,6 +13,7 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,36 +26,130 @@ def _quiet_tensorflow() -> None:
 
 
 def collect_into(request: dict[str, Any], out: Path) -> None:
-    """Facts, then the runtime's measurements; a failed measurement is a note, not a failure."""
-    from reportgen.collect.source import build_model, load_factory
+    """Facts, then the runtime's measurements; a failed measurement is a note, not a failure.
+
+    The source decides the route: a Keras model (from a factory or a .keras/.h5 file) is
+    described layer by layer as Keras sees it; a graph without Keras (a factory returning a
+    ``tf.Module``/``tf.function``, or a frozen .pb) is described scope by scope
+    (:mod:`reportgen.collect.graph_facts`). ``request["unsafe_load"]`` (``--unsafe-load``)
+    lets a Keras file run code while loading; nothing else does.
+    """
     from reportgen.config import ModelSpec
 
     spec = ModelSpec.from_dict(request["spec"])
-    factory = load_factory(spec.source)  # a wrong source fails before TensorFlow loads
-    from reportgen.collect.keras_facts import ensure_built, model_facts
+    profile = bool(request.get("profile", True))
+    if spec.kind == "factory":
+        from reportgen.collect.source import call_factory, load_factory
 
-    model = build_model(spec.source, factory)
+        factory = load_factory(spec.source)  # a wrong source fails before TensorFlow loads
+        built = call_factory(spec.source, factory)
+        import keras
+
+        if isinstance(built, keras.Model):
+            _collect_keras(built, spec, out, profile)
+            return
+        from reportgen.collect.graph_facts import graph_model_from_object
+
+        _collect_graph(graph_model_from_object(built, spec.source), spec, out, profile)
+        return
+    path = Path(spec.source_path or spec.source)
+    if spec.kind == "keras_file":
+        from reportgen.collect.source import load_keras_file
+
+        unsafe = bool(request.get("unsafe_load", False))
+        _collect_keras(load_keras_file(path, spec.source, unsafe), spec, out, profile)
+        return
+    from reportgen.collect.source import check_model_file
+
+    check_model_file(path, spec.source)
+    from reportgen.collect.graph_facts import load_frozen_graph
+
+    graph = load_frozen_graph(
+        path, spec.source, spec.inputs or (), spec.outputs or (), spec.input_shape
+    )
+    _collect_graph(graph, spec, out, profile)
+
+
+def _collect_keras(model: Any, spec: Any, out: Path, profile: bool) -> None:
+    from reportgen.collect.graph_run import measure_graph
+    from reportgen.collect.keras_facts import ensure_built, model_facts
+    from reportgen.collect.profiler import profile_model
+
     ensure_built(model, spec.slug, spec.input_shape)
-    facts = model_facts(model, spec)
+    _write_facts(
+        model_facts(model, spec),
+        lambda: measure_graph(model, spec.batch_size),
+        (lambda: profile_model(model, spec.batch_size, out)) if profile else None,
+        out,
+    )
+
+
+def _collect_graph(model: Any, spec: Any, out: Path, profile: bool) -> None:
+    from reportgen.collect.graph_facts import (
+        graph_forward,
+        graph_layout,
+        graph_model_facts,
+        sample_inputs,
+    )
+    from reportgen.collect.graph_run import measure_graph_model
+    from reportgen.collect.profiler import profile_forward
+
+    layout = graph_layout(model)
+
+    def run_profiler() -> Any:
+        inputs = sample_inputs(model, spec.batch_size)
+        forward = graph_forward(model)
+        return profile_forward(forward, inputs, out, layout.layer_names, layout.layer_of)
+
+    _write_facts(
+        graph_model_facts(model, layout, spec),
+        lambda: measure_graph_model(model, layout, spec.batch_size),
+        run_profiler if profile else None,
+        out,
+    )
+
+
+def _write_facts(
+    facts: Any,
+    measure: Callable[[], tuple[Any, Any]],
+    run_profiler: Callable[[], Any] | None,
+    out: Path,
+) -> None:
+    """Add the runtime's measurements to the facts (each failure a note) and write them."""
     notes: list[str] = []
     memory = flops = profile = None
     try:
-        from reportgen.collect.graph_run import measure_graph
-
-        memory, flops = measure_graph(model, spec.batch_size)
+        memory, flops = measure()
     except Exception as exc:  # the report says what could not be measured, and why
         notes.append(f"runtime memory and FLOPs were not measured: {_one_line(exc)}")
-    if request.get("profile", True):
+    else:
+        notes.extend(_loop_notes(memory))
+    if run_profiler is not None:
         try:
-            from reportgen.collect.profiler import profile_model
-
-            profile = profile_model(model, spec.batch_size, out)
+            profile = run_profiler()
         except Exception as exc:
             notes.append(f"the profiler did not run: {_one_line(exc)}")
     facts = dataclasses.replace(
-        facts, memory=memory, flops=flops, profile=profile, notes=tuple(notes)
+        facts, memory=memory, flops=flops, profile=profile, notes=(*facts.notes, *notes)
     )
     (out / "facts.json").write_text(facts.to_json(), encoding="utf-8")
+
+
+LOOP_OPS = frozenset({"While", "StatelessWhile", "LoopCond"})
+"""A loop in the graph, or (once lowered for running) the condition op of its frame."""
+
+
+def _loop_notes(memory: Any) -> list[str]:
+    """Layers that ran a While loop: TensorFlow's FLOPs profiler does not count its body."""
+    layers = sorted({op.layer for op in memory.ops if op.op_type in LOOP_OPS and op.layer})
+    if not layers:
+        return []
+    named = ", ".join(layers)
+    return [
+        f"TensorFlow's FLOPs profiler does not look inside While loops, so its count leaves "
+        f"out the work done in the loop of {named} (a recurrent layer runs its cell there "
+        "once per time step); the derived figure counts it."
+    ]
 
 
 def _one_line(exc: BaseException) -> str:
