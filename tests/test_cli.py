@@ -49,7 +49,7 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("build")
-    result = run_cli("build", "--out", "site", "--strict", cwd=work)
+    result = run_cli("build", "--models", "lenet", "--out", "site", "--strict", cwd=work)
     assert result.returncode == 0, result.stderr
     return work / "site"
 
@@ -112,7 +112,8 @@ def test_unknown_model_is_one_line(
     monkeypatch.chdir(tmp_path)
     assert main(["build", "--models", "nope", "--out", str(tmp_path / "site")]) == 1
     err = capsys.readouterr().err
-    assert err == "reportgen: error: unknown model 'nope' in --models (known: lenet)\n"
+    assert err == "reportgen: error: unknown model 'nope' in --models (known: lenet, lenet-tf, "
+        "mobilenet-v2, resnet50, text-classifier, transformer)\n"
     assert not (tmp_path / "site").exists()
 
 

@@ -90,6 +90,16 @@ def note_text(note: MemoryNote) -> Text:
             f"{note.op_type} also used {_b(note.nbytes)} of temporary scratch memory while it ran.",
             f"{note.op_type} 运行时还临时使用了 {_b(note.nbytes)} 的暂存内存。",
         )
+    if kind == "moved":
+        return Text(
+            f"TensorFlow's optimizer moved this layer's last op, {note.op_type} ({note.op}), "
+            f"into layer {note.owner_layer}, where it runs on fewer values (max pooling "
+            "commutes with a monotonic function such as ReLU); the figure is this layer's "
+            "output before that op.",
+            f"TensorFlow 的图优化器把本层最后一个算子 {note.op_type}（{note.op}）挪到了层 "
+            f"{note.owner_layer} 里，在那里作用于更少的数值（最大池化与 ReLU 这类单调函数"
+            "可以交换次序）；这里的数字是该算子之前本层的输出。",
+        )
     if kind == "multiple_outputs":
         return Text(
             f"The layer has {note.count} output tensors; their allocations are summed.",
