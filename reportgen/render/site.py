@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 import markdown
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, pass_context
 from markupsafe import Markup
 
 from reportgen import __version__
@@ -114,8 +114,40 @@ def render_markdown(text: str) -> Markup:
     return Markup(html)
 
 
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)  # the Unicode "control picture": ␀ ␁ … ␟
+    return "\u2421" if code == 0x7F else "\ufffd"
+
+
+def show_literally(value: Any) -> Any:
+    """Every value a template prints: control characters become visible symbols.
+
+    Names come from models written by anyone. Escaping makes ``<script>`` harmless text;
+    control characters and lone surrogates cannot be written as HTML text at all (the
+    checker rejects them, UTF-8 cannot encode the latter), so they are shown as symbols.
+    Markup (already-built MathML, rendered Markdown) is left as it is.
+    """
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return _UNPRINTABLE.sub(_visible, value)
+    return value
+
+
+def _showing_literally(inner: Any) -> Any:
+    @pass_context
+    def gettext(context: Any, message: str, **variables: Any) -> Any:
+        return inner(context, message, **{k: show_literally(v) for k, v in variables.items()})
+
+    return gettext
+
+
 def make_environment(lang: str) -> Environment:
     env = Environment(
+        finalize=show_literally,
         loader=FileSystemLoader(str(resource_dir("templates"))),
         autoescape=True,
         undefined=StrictUndefined,
@@ -125,6 +157,9 @@ def make_environment(lang: str) -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    # Values substituted into a translated string bypass ``finalize``: clean them too.
+    gettext = _showing_literally(env.globals["gettext"])
+    env.globals.update(gettext=gettext, _=gettext)
     env.filters.update(
         fmt_int=fmt_int,
         fmt_bytes=fmt_bytes,
@@ -347,18 +382,36 @@ def copy_trace_files(model_dir: Path, profile: Profile, dest: Path) -> None:
     if profile.trace_href is not None and profile.trace_source is not None:
         target = dest / profile.trace_href
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(model_dir / profile.trace_source, target)
+        shutil.copyfile(inside(model_dir, profile.trace_source), target)
     if profile.profile_href is not None and profile.profile_source is not None:
-        source = model_dir / profile.profile_source
-        shutil.copytree(source, dest / profile.profile_href)
+        source = inside(model_dir, profile.profile_source)
+        shutil.copytree(source, dest / profile.profile_href, ignore=_links)
         if profile.profile_zip_href is not None:
             write_zip(source, dest / profile.profile_zip_href, profile.profile_href.strip("/"))
+
+
+def inside(root: Path, relative: str) -> Path:
+    """``root / relative``, refusing a path (``..``, absolute, a link) that leads out of it.
+
+    Collected directories can come from another machine (a CI artifact); what they name
+    must not make the site publish a file from elsewhere.
+    """
+    base = root.resolve()
+    target = (root / relative).resolve()
+    if not target.is_relative_to(base) or target == base:
+        raise RenderError(f"{root}: refusing {relative!r}, which leads outside the collected model")
+    return target
+
+
+def _links(directory: str, names: list[str]) -> list[str]:
+    """copytree's ignore: symbolic links are never followed into the site."""
+    return [name for name in names if os.path.islink(os.path.join(directory, name))]
 
 
 def write_zip(source: Path, target: Path, top: str) -> None:
     """Zip a directory with sorted entries and fixed timestamps: same files, same bytes."""
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(p for p in source.rglob("*") if p.is_file()):
+        for path in sorted(p for p in source.rglob("*") if p.is_file() and not p.is_symlink()):
             name = f"{top.rsplit('/', 1)[-1]}/{path.relative_to(source).as_posix()}"
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
