@@ -15,7 +15,12 @@ from typing import Any
 from reportgen.errors import ReportgenError
 
 FACTS_VERSION = 1
-"""Version of the collected-facts format. 1: layers, weights, shapes, Keras counts."""
+"""Version of the collected-facts format. 1: layers, weights, shapes, Keras counts.
+
+Fields added later have defaults and are read with defaults, so files written before them
+still read: per layer ``parent``, ``calls``, ``call_input_shapes``, ``call_output_shapes``,
+``input_names``, ``output_dtypes``; per model ``optimizer``.
+"""
 
 Shape = tuple[int | None, ...]
 
@@ -39,6 +44,34 @@ class LayerFacts:
     variable_dtype: str
     weights: tuple[WeightFacts, ...]
     keras_params: int
+    parent: str | None = None
+    """The nested model(s) this layer was expanded from, outermost first, joined by ``/``
+    (``"encoder"``, ``"encoder/block1"``); None for a layer of the model itself."""
+    calls: int = 1
+    """How many times the model calls this layer (more than 1: a shared layer, whose
+    weights are counted once)."""
+    call_input_shapes: tuple[tuple[Shape, ...], ...] = ()
+    """Input shapes of every call, in call order, when ``calls`` > 1 (else empty: the first
+    call's shapes are ``input_shapes``)."""
+    call_output_shapes: tuple[tuple[Shape, ...], ...] = ()
+    """Output shapes of every call, in call order, when ``calls`` > 1."""
+    input_names: tuple[str, ...] = ()
+    """The call argument each entry of ``input_shapes`` was passed as (``query``,
+    ``value``, ``key`` for MultiHeadAttention), when known."""
+    output_dtypes: tuple[str, ...] = ()
+    """The dtype of each output tensor, when known (else ``compute_dtype`` applies)."""
+
+    @property
+    def shared(self) -> bool:
+        return self.calls > 1
+
+
+@dataclass(frozen=True)
+class OptimizerFacts:
+    """The optimizer the model was compiled with (class name and its Keras config)."""
+
+    class_name: str
+    config: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -153,6 +186,8 @@ class ModelFacts:
     memory: MemoryMeasurement | None = None
     profile: ProfileMeasurement | None = None
     flops: FlopsMeasurement | None = None
+    optimizer: OptimizerFacts | None = None
+    """The compiled optimizer; None when the model was not compiled (Adam is assumed)."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
@@ -181,6 +216,7 @@ class ModelFacts:
             memory=_memory_from_dict(data.get("memory")),
             profile=_profile_from_dict(data.get("profile")),
             flops=_flops_from_dict(data.get("flops")),
+            optimizer=_optimizer_from_dict(data.get("optimizer")),
         )
 
 
@@ -207,7 +243,23 @@ def _layer_from_dict(data: dict[str, Any]) -> LayerFacts:
             for w in data["weights"]
         ),
         keras_params=int(data["keras_params"]),
+        parent=data.get("parent"),
+        calls=int(data.get("calls", 1)),
+        call_input_shapes=tuple(
+            tuple(_shape(s) for s in call) for call in data.get("call_input_shapes", ())
+        ),
+        call_output_shapes=tuple(
+            tuple(_shape(s) for s in call) for call in data.get("call_output_shapes", ())
+        ),
+        input_names=tuple(str(n) for n in data.get("input_names", ())),
+        output_dtypes=tuple(str(d) for d in data.get("output_dtypes", ())),
     )
+
+
+def _optimizer_from_dict(data: dict[str, Any] | None) -> OptimizerFacts | None:
+    if data is None:
+        return None
+    return OptimizerFacts(class_name=str(data["class_name"]), config=dict(data["config"]))
 
 
 def _memory_from_dict(data: dict[str, Any] | None) -> MemoryMeasurement | None:

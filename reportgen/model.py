@@ -65,10 +65,25 @@ class LayerReport:
     """TensorFlow's profiler float-op count for this layer's ops."""
     time_us: float | None = None
     """Median time of the layer's ops over the profiled steps, in microseconds."""
+    parent: str | None = None
+    """The nested model(s) this layer belongs to, outermost first, joined by ``/``
+    (``"encoder"``, ``"encoder/block1"``); None for a layer of the model itself."""
+    calls: int = 1
+    """How many times the model calls this layer; more than 1 means it is shared: its
+    weights are counted once, its outputs and FLOPs once per call."""
+    param_bytes: int = 0
+    """Σ over the layer's weights of elements × bytes of each weight's own dtype."""
+    variable_dtype: str = ""
+    """The dtype the layer keeps its weights in (``float32`` under ``mixed_float16``)."""
 
     @property
     def params_match(self) -> bool:
         return self.params.value == self.keras_params
+
+    @property
+    def shared(self) -> bool:
+        """True when the model calls this layer more than once (weights counted once)."""
+        return self.calls > 1
 
     @property
     def output_shape(self) -> Shape:
@@ -152,6 +167,43 @@ class Profile:
 
 
 @dataclass(frozen=True)
+class TrainingPart:
+    """One term of the training-memory estimate: its bytes, formula and why."""
+
+    key: str
+    """``parameters``, ``gradients``, ``optimizer_state`` or ``activations``."""
+    label: Text
+    bytes: Derivation
+    """Bytes, with a formula whose unit is ``B`` and a bilingual explanation."""
+
+
+@dataclass(frozen=True)
+class TrainingMemory:
+    """What one training step must hold: weights, gradients, optimizer state, activations.
+
+    An estimate from the collected facts, not a measurement: ``assumptions`` says what is
+    assumed (the optimizer when the model was not compiled, that every layer output is
+    kept for the backward pass, what is left out).
+    """
+
+    optimizer: str
+    """Optimizer class name, e.g. ``Adam``."""
+    optimizer_assumed: bool
+    """True when the model was not compiled and the optimizer is the assumed default."""
+    slots_per_weight: int | None
+    """Optimizer state tensors kept per trainable weight (Adam 2, SGD with momentum 1,
+    plain SGD 0); None for an optimizer reportgen does not know."""
+    batch_size: int
+    parts: tuple[TrainingPart, ...]
+    total: Derivation
+    """Σ of the parts, in bytes (None when a part cannot be derived)."""
+    assumptions: tuple[Text, ...]
+
+    def part(self, key: str) -> TrainingPart:
+        return next(p for p in self.parts if p.key == key)
+
+
+@dataclass(frozen=True)
 class Mismatch:
     """A derived number that disagrees with its reference; shown on the page, fatal in --strict."""
 
@@ -185,3 +237,5 @@ class ModelReport:
     profile: Profile | None = None
     notes: tuple[str, ...] = ()
     """What could not be measured, and why (from the collect stage)."""
+    training: TrainingMemory | None = None
+    """Estimated memory of one training step (weights, gradients, optimizer, activations)."""

@@ -112,8 +112,10 @@ def test_unknown_model_is_one_line(
     monkeypatch.chdir(tmp_path)
     assert main(["build", "--models", "nope", "--out", str(tmp_path / "site")]) == 1
     err = capsys.readouterr().err
-    assert err == "reportgen: error: unknown model 'nope' in --models (known: lenet, lenet-tf, "
+    assert err == (
+        "reportgen: error: unknown model 'nope' in --models (known: lenet, lenet-tf, "
         "mobilenet-v2, resnet50, text-classifier, transformer)\n"
+    )
     assert not (tmp_path / "site").exists()
 
 

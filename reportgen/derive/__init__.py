@@ -8,6 +8,7 @@ from reportgen.derive.flops import derive_flops
 from reportgen.derive.measured import layer_time, measured_memory
 from reportgen.derive.memory import derive_activation
 from reportgen.derive.params import derive_params
+from reportgen.derive.training import derive_training
 from reportgen.facts import LayerFacts, ModelFacts
 from reportgen.model import (
     FlopsCheck,
@@ -50,15 +51,20 @@ def derive_layer(index: int, layer: LayerFacts, facts: ModelFacts) -> LayerRepor
         measured_note=note,
         measured_flops=facts.flops.by_layer.get(layer.name) if facts.flops else None,
         time_us=layer_time(layer.name, facts.profile),
+        parent=layer.parent,
+        calls=layer.calls,
+        param_bytes=_layer_param_bytes(layer),
+        variable_dtype=layer.variable_dtype,
     )
 
 
+def _layer_param_bytes(layer: LayerFacts) -> int:
+    """Bytes of the layer's weights, each at its own dtype (float32 under mixed_float16)."""
+    return sum(math.prod(w.shape) * (dtype_bytes(w.dtype) or 0) for w in layer.weights)
+
+
 def _param_bytes(facts: ModelFacts) -> int:
-    total = 0
-    for layer in facts.layers:
-        for weight in layer.weights:
-            total += math.prod(weight.shape) * (dtype_bytes(weight.dtype) or 0)
-    return total
+    return sum(_layer_param_bytes(layer) for layer in facts.layers)
 
 
 def find_mismatches(layers: tuple[LayerReport, ...], totals: Totals) -> tuple[Mismatch, ...]:
@@ -119,6 +125,7 @@ def derive_model(facts: ModelFacts, article: Text | None = None) -> ModelReport:
         flops=flops,
         profile=_profile(facts, layers),
         notes=facts.notes,
+        training=derive_training(facts, layers),
     )
 
 

@@ -6,15 +6,18 @@ import json
 from typing import Any
 
 from reportgen import __version__
-from reportgen.model import Derivation, LayerReport, ModelReport, Text
+from reportgen.model import Derivation, LayerReport, ModelReport, Text, TrainingMemory
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Version of ``data/<slug>.json``.
 
 History:
 1. Per layer: params with formula and Keras count, activation bytes with formula,
    measured bytes with their explanation, derived and profiled FLOPs, profiled time.
    Per model: totals, runtime memory, the FLOPs cross-check, the profile and its trace.
+2. Nested models are expanded into their layers. Per layer: ``parent`` (the nested
+   model it came from), ``calls`` and ``shared``, ``param_bytes``, ``variable_dtype``,
+   ``flops_method``. Per model: ``training`` (the training-memory estimate).
 """
 
 
@@ -52,6 +55,38 @@ def layer_data(layer: LayerReport) -> dict[str, Any]:
         "flops_formula": _formula(layer.flops) if layer.flops is not None else None,
         "measured_flops": layer.measured_flops,
         "time_us": _round_us(layer.time_us),
+        "parent": layer.parent,
+        "calls": layer.calls,
+        "shared": layer.shared,
+        "param_bytes": layer.param_bytes,
+        "variable_dtype": layer.variable_dtype,
+        "flops_method": layer.flops.method if layer.flops is not None else None,
+    }
+
+
+def _derivation(derivation: Derivation) -> dict[str, Any]:
+    return {
+        "bytes": derivation.value,
+        "formula": _formula(derivation),
+        "explanation": _text(derivation.explanation),
+    }
+
+
+def _training(training: TrainingMemory | None) -> dict[str, Any] | None:
+    if training is None:
+        return None
+    return {
+        "optimizer": training.optimizer,
+        "optimizer_assumed": training.optimizer_assumed,
+        "slots_per_weight": training.slots_per_weight,
+        "batch_size": training.batch_size,
+        "parts": [
+            {"key": part.key, "label": _text(part.label), **_derivation(part.bytes)}
+            for part in training.parts
+        ],
+        "total_bytes": training.total.value,
+        "total_formula": _formula(training.total),
+        "assumptions": [_text(text) for text in training.assumptions],
     }
 
 
@@ -129,6 +164,7 @@ def report_data(report: ModelReport) -> dict[str, Any]:
         "runtime_memory": _runtime(report),
         "flops_check": _flops(report),
         "profile": _profile(report),
+        "training": _training(report.training),
         "notes": list(report.notes),
         "mismatches": [m.describe() for m in report.mismatches],
         "layers": [layer_data(layer) for layer in report.layers],
