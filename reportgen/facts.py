@@ -187,6 +187,9 @@ class ModelFacts:
     profile: ProfileMeasurement | None = None
     flops: FlopsMeasurement | None = None
     optimizer: OptimizerFacts | None = None
+    reference: str = "keras"
+    """What the per-layer reference counts are: ``keras`` (count_params()), ``variables``
+    (a graph's variables under each scope) or ``constants`` (a frozen graph's)."""
     """The compiled optimizer; None when the model was not compiled (Adam is assumed)."""
 
     def to_json(self) -> str:
@@ -217,6 +220,7 @@ class ModelFacts:
             profile=_profile_from_dict(data.get("profile")),
             flops=_flops_from_dict(data.get("flops")),
             optimizer=_optimizer_from_dict(data.get("optimizer")),
+            reference=str(data.get("reference", "keras")),
         )
 
 

@@ -237,5 +237,7 @@ class ModelReport:
     profile: Profile | None = None
     notes: tuple[str, ...] = ()
     """What could not be measured, and why (from the collect stage)."""
+    reference: Text = Text("Keras count_params()", "Keras 的 count_params()")
+    """What each derived parameter count is checked against."""
     training: TrainingMemory | None = None
     """Estimated memory of one training step (weights, gradients, optimizer, activations)."""

@@ -257,12 +257,12 @@ def test_add_of_three_inputs() -> None:
 
 
 def test_unknown_layer_kind_gets_no_number() -> None:
-    facts = layer("LSTM", (None, 10, 8), (None, 16), units=16)
+    facts = layer("ConvLSTM2D", (None, 10, 8, 8, 3), (None, 8, 8, 16), filters=16)
     derived = derive_flops(facts, 1)
     assert derived.value is None
     assert derived.method == "unknown"
     assert derived.formula is None
-    assert "not derived" in derived.explanation.en and "LSTM" in derived.explanation.zh
+    assert "not derived" in derived.explanation.en and "ConvLSTM2D" in derived.explanation.zh
 
 
 def test_unknown_dimension_gets_no_number() -> None:

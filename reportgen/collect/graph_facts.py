@@ -1068,6 +1068,7 @@ def graph_model_facts(model: GraphModel, layout: GraphLayout, spec: Any) -> F.Mo
         keras_non_trainable_params=total - trainable,
         layers=layers,
         notes=(_origin_note(model), *layout.notes),
+        reference="constants" if model.kind == "frozen graph" else "variables",
     )
 
 

@@ -67,15 +67,23 @@ def _param_bytes(facts: ModelFacts) -> int:
     return sum(_layer_param_bytes(layer) for layer in facts.layers)
 
 
-def find_mismatches(layers: tuple[LayerReport, ...], totals: Totals) -> tuple[Mismatch, ...]:
+REFERENCES = {
+    "keras": Text("Keras count_params()", "Keras 的 count_params()"),
+    "variables": Text("the size of the scope's variables", "该作用域中变量的总大小"),
+    "constants": Text("the size of the scope's constants", "该作用域中常量的总大小"),
+}
+"""What a derived parameter count is checked against, by ``ModelFacts.reference``."""
+
+
+def find_mismatches(
+    layers: tuple[LayerReport, ...], totals: Totals, reference: Text = REFERENCES["keras"]
+) -> tuple[Mismatch, ...]:
     found = [
-        Mismatch(
-            layer.name, "parameters", layer.params.value, layer.keras_params, "Keras count_params()"
-        )
+        Mismatch(layer.name, "parameters", layer.params.value, layer.keras_params, reference.en)
         for layer in layers
         if not layer.params_match
     ]
-    for quantity, derived, reference in (
+    for quantity, derived, count in (
         ("parameters (model total)", totals.params, totals.keras_params),
         ("trainable parameters", totals.trainable_params, totals.keras_trainable_params),
         (
@@ -84,8 +92,8 @@ def find_mismatches(layers: tuple[LayerReport, ...], totals: Totals) -> tuple[Mi
             totals.keras_non_trainable_params,
         ),
     ):
-        if derived != reference:
-            found.append(Mismatch("(model)", quantity, derived, reference, "Keras"))
+        if derived != count:
+            found.append(Mismatch("(model)", quantity, derived, count, reference.en))
     return tuple(found)
 
 
@@ -111,6 +119,7 @@ def derive_model(facts: ModelFacts, article: Text | None = None) -> ModelReport:
         flops=sum(layer.flops.value or 0 for layer in layers if layer.flops),
     )
     flops = _flops_check(facts, layers, totals)
+    reference = REFERENCES.get(facts.reference, REFERENCES["keras"])
     return ModelReport(
         slug=facts.slug,
         title=Text(facts.title.get("en", facts.slug), facts.title.get("zh", facts.slug)),
@@ -119,12 +128,13 @@ def derive_model(facts: ModelFacts, article: Text | None = None) -> ModelReport:
         framework=dict(facts.framework),
         layers=layers,
         totals=totals,
-        mismatches=find_mismatches(layers, totals) + _flops_mismatch(flops),
+        mismatches=find_mismatches(layers, totals, reference) + _flops_mismatch(flops),
         article=article,
         runtime=_runtime_memory(facts, layers),
         flops=flops,
         profile=_profile(facts, layers),
         notes=facts.notes,
+        reference=reference,
         training=derive_training(facts, layers),
     )
 
