@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reportgen.config import SLUG_RE
 from reportgen.errors import ReportgenError
 
 FACTS_VERSION = 1
@@ -203,6 +204,9 @@ class ModelFacts:
                 f"collected facts have format version {version!r}, this reportgen reads "
                 f"{FACTS_VERSION}; collect them again with this version"
             )
+        if not isinstance(data.get("slug"), str) or not SLUG_RE.match(data["slug"]):
+            # The slug names output files: a doctored facts file must not write elsewhere.
+            raise ReportgenError(f"collected facts have an invalid slug {data.get('slug')!r}")
         layers = tuple(_layer_from_dict(item) for item in data["layers"])
         return cls(
             slug=data["slug"],

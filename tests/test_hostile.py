@@ -140,3 +140,16 @@ def test_report_dataclasses_are_frozen() -> None:
     report = derive_model(lenet_facts())
     with pytest.raises(dataclasses.FrozenInstanceError):
         report.slug = "../x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("slug", ["../outside", "/abs", "a/b", "", None])
+def test_a_doctored_facts_file_cannot_name_a_path(tmp_path: Path, slug: object) -> None:
+    from reportgen.errors import ReportgenError
+    from reportgen.facts import read_facts
+
+    data = json.loads(lenet_facts().to_json())
+    data["slug"] = slug
+    path = tmp_path / "facts.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ReportgenError, match="invalid slug"):
+        read_facts(path)
