@@ -9,7 +9,6 @@ from __future__ import annotations
 import signal
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import click
@@ -17,7 +16,8 @@ import click
 from reportgen import __version__
 from reportgen.collect import collect_models, default_memory_limit
 from reportgen.config import Config, ModelSpec, load_config
-from reportgen.errors import CollectError, ReportgenError
+from reportgen.errors import ReportgenError
+from reportgen.progress import collect_progress, quiet_option, verbose_option
 from reportgen.publish import check_writable
 
 
@@ -114,24 +114,18 @@ def _collect(
 
     Returns the failures (slug → message) that ``keep_going`` let through.
     """
-    started = time.monotonic()
-
-    def on_done(spec: ModelSpec, path: Path | None, error: CollectError | None) -> None:
-        elapsed = time.monotonic() - started
-        if error is None:
-            _log(f"collected {spec.slug} ({elapsed:.1f} s)")
-
     memory_limit = int(memory_limit_gib * 2**30) if memory_limit_gib else default_memory_limit(jobs)
-    _, failed = collect_models(
-        specs,
-        out,
-        jobs,
-        timeout,
-        profile,
-        on_done,
-        unsafe_load=unsafe_load,
-        memory_limit=memory_limit,
-    )
+    with collect_progress(specs, jobs, out) as progress:  # live on a terminal, else lines
+        _, failed = collect_models(
+            specs,
+            out,
+            jobs,
+            timeout,
+            profile,
+            progress.on_done,
+            unsafe_load=unsafe_load,
+            memory_limit=memory_limit,
+        )
     failed_in_order = [failed[s.slug] for s in specs if s.slug in failed]
     if len(failed_in_order) == len(specs) and len(specs) == 1:
         raise failed_in_order[0]
@@ -182,6 +176,8 @@ def cli() -> None:
 @keep_going_option
 @unsafe_load_option
 @memory_limit_option
+@quiet_option
+@verbose_option
 def build(
     config_path: Path | None,
     models: str | None,
@@ -243,6 +239,8 @@ def build(
 @keep_going_option
 @unsafe_load_option
 @memory_limit_option
+@quiet_option
+@verbose_option
 def collect(
     config_path: Path | None,
     models: str | None,
@@ -322,6 +320,66 @@ def serve(directory: Path, port: int, bind: str) -> None:
         host, real_port = str(server.server_address[0]), server.server_address[1]
         _log(f"serving {directory}/ at http://{host}:{real_port}/ (Ctrl-C stops)")
         server.serve_forever()
+
+
+@cli.command()
+@click.argument("old", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option(
+    "--fail-on",
+    metavar="KIND,...",
+    help="Exit non-zero when such a change appears: params, bytes, flops (derived, exact) "
+    "or models (added or removed). Profiled time never fails: it is noisy.",
+)
+@click.option(
+    "--time-threshold",
+    type=click.FloatRange(min=0),
+    default=0.25,
+    show_default=True,
+    metavar="FRACTION",
+    help="A profiled time that changed by less than this fraction is taken for noise.",
+)
+@click.option(
+    "--time-floor",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    metavar="MICROSECONDS",
+    help="A profiled time that changed by less than this is taken for noise.",
+)
+@click.option(
+    "--max-layers",
+    type=click.IntRange(min=0),
+    default=40,
+    show_default=True,
+    help="Changed layers listed per model; the others are counted.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the Markdown to this file.",
+)
+def diff(
+    old: Path,
+    new: Path,
+    fail_on: str | None,
+    time_threshold: float,
+    time_floor: float,
+    max_layers: int,
+    output: Path | None,
+) -> None:
+    """Compare two sites or data directories: a Markdown table of what changed."""
+    from reportgen.diff import TimeNoise, run_diff
+
+    noise = TimeNoise(relative=time_threshold, floor_us=time_floor)
+    markdown, failures = run_diff(old, new, fail_on, noise, max_layers)
+    click.echo(markdown, nl=False)
+    if output is not None:
+        output.write_text(markdown, encoding="utf-8")
+    if failures:
+        raise ReportgenError(f"diff: {'; '.join(failures)} (--fail-on {fail_on})")
 
 
 def _terminate(signum: int, frame: object) -> None:
