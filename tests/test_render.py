@@ -311,3 +311,18 @@ def test_layer_families_group_in_order_of_appearance() -> None:
 def test_english_line_breaks_next_to_curly_quotes_stay_spaces() -> None:
     assert "Keras’\n“quoted”" in render_markdown("Keras’\n“quoted” word")
     assert "中文“引号”" in render_markdown("中文“\n引号”")
+
+
+@pytest.mark.parametrize("measured", [27_800_000, 20_000_000])
+def test_flops_difference_is_shown_within_and_beyond_tolerance(
+    tmp_path: Path, measured: int
+) -> None:
+    from reportgen.facts import FlopsMeasurement
+
+    facts = lenet_facts(flops=FlopsMeasurement(total=measured, by_op_type={}, by_layer={}))
+    report = derive_model(facts)
+    render_site([report], tmp_path)
+    for lang, within in (("en", "within 1%"), ("zh", "在 1% 以内")):
+        text = parse(tmp_path / lang / "lenet.html").select_one("table.flops").get_text(" ")
+        assert (within in text) == (measured == 27_800_000)
+    assert bool(report.mismatches) == (measured == 20_000_000)
