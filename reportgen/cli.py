@@ -17,7 +17,7 @@ from reportgen import __version__
 from reportgen.collect import collect_models, default_memory_limit
 from reportgen.config import Config, ModelSpec, load_config
 from reportgen.errors import ReportgenError
-from reportgen.progress import collect_progress, quiet_option, verbose_option
+from reportgen.progress import collect_progress, current_verbosity, quiet_option, verbose_option
 from reportgen.publish import check_writable
 
 
@@ -57,9 +57,18 @@ no_profile_option = click.option(
     is_flag=True,
     help="Skip the profiler (no per-layer time, no trace): faster and deterministic.",
 )
+
+
+def _check_base_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.startswith(("https://", "http://")):
+        raise click.BadParameter(f"must be an absolute http(s) URL, got {value!r}")
+    return value
+
+
 base_url_option = click.option(
     "--base-url",
     default=None,
+    callback=_check_base_url,
     metavar="URL",
     help="The site's absolute address (e.g. https://user.github.io/repo/), used only where "
     "a link must be absolute (the Perfetto deep link). Default: base_url in the config.",
@@ -150,7 +159,8 @@ def _render(
     for problem in check_reports(reports, strict):
         _log(f"reportgen: warning: {problem}")
     publish_site(reports, model_dirs, out, base_url, failures)
-    _log(f"wrote {out}/ ({len(reports)} model{'s' if len(reports) != 1 else ''}, en + zh)")
+    if current_verbosity() != "quiet":
+        _log(f"wrote {out}/ ({len(reports)} model{'s' if len(reports) != 1 else ''}, en + zh)")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -279,11 +289,27 @@ def collect(
 )
 @click.option("--strict", is_flag=True, help="Fail when any derived number disagrees with Keras.")
 @base_url_option
-def render(dirs: tuple[Path, ...], out: Path, strict: bool, base_url: str | None) -> None:
-    """Render a site from collected directories, without TensorFlow."""
+@config_option
+@quiet_option
+@verbose_option
+def render(
+    dirs: tuple[Path, ...], out: Path, strict: bool, base_url: str | None, config_path: Path | None
+) -> None:
+    """Render a site from collected directories, without TensorFlow.
+
+    Models are listed in the order of the configuration (as `build` lists them), then any
+    others by name.
+    """
     from reportgen.pipeline import find_collected
 
-    _render(find_collected(dirs), out, strict, None, base_url)
+    config = load_config(config_path)
+    _render(
+        find_collected(dirs),
+        out,
+        strict,
+        [spec.slug for spec in config.models],
+        base_url or config.base_url,
+    )
 
 
 @cli.command(name="list")

@@ -50,9 +50,9 @@ def load_reports(model_dirs: Iterable[Path], order: list[str] | None = None) -> 
     duplicates = {s for s in slugs if slugs.count(s) > 1}
     if duplicates:
         raise ReportgenError(f"the slug {sorted(duplicates)[0]!r} was collected twice")
-    if order:
-        rank = {slug: i for i, slug in enumerate(order)}
-        reports.sort(key=lambda r: rank.get(r.slug, len(rank)))
+    # The configuration's order, as build lists them; models it does not name, by name.
+    rank = {slug: i for i, slug in enumerate(order or ())}
+    reports.sort(key=lambda r: (rank.get(r.slug, len(rank)), r.slug))
     return reports
 
 

@@ -30,7 +30,12 @@ def test_builtin_models_without_configuration(tmp_path: Path) -> None:
     config = load_config(cwd=tmp_path)
     assert config.path is None
     assert [m.slug for m in config.models] == [
-        "lenet", "lenet-tf", "mobilenet-v2", "resnet50", "text-classifier", "transformer",
+        "lenet",
+        "lenet-tf",
+        "mobilenet-v2",
+        "resnet50",
+        "text-classifier",
+        "transformer",
     ]
     assert config.models[0].builtin
 

@@ -326,3 +326,31 @@ def test_flops_difference_is_shown_within_and_beyond_tolerance(
         text = parse(tmp_path / lang / "lenet.html").select_one("table.flops").get_text(" ")
         assert (within in text) == (measured == 27_800_000)
     assert bool(report.mismatches) == (measured == 20_000_000)
+
+
+def test_base_url_makes_alternates_absolute_and_writes_a_sitemap(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    base = "https://user.github.io/repo/"
+    render_site([derive_model(lenet_facts())], tmp_path, base_url=base)
+    soup = parse(tmp_path / "zh" / "lenet.html")
+    assert soup.select_one('link[rel="canonical"]')["href"] == base + "zh/lenet.html"
+    alternates = {link["hreflang"]: link["href"] for link in soup.select('link[rel="alternate"]')}
+    assert alternates == {
+        "en": base + "en/lenet.html",
+        "zh-Hans": base + "zh/lenet.html",
+        "x-default": base + "en/lenet.html",
+    }
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    root = ET.parse(tmp_path / "sitemap.xml").getroot()
+    locs = [loc.text for loc in root.findall("s:url/s:loc", ns)]
+    assert base + "en/lenet.html" in locs and base + "index.html" in locs
+    for loc in locs:
+        assert loc is not None and (tmp_path / loc.removeprefix(base)).is_file()
+
+
+def test_without_base_url_links_stay_relative(tmp_path: Path) -> None:
+    render_site([derive_model(lenet_facts())], tmp_path)
+    soup = parse(tmp_path / "en" / "lenet.html")
+    assert soup.select_one('link[rel="canonical"]') is None
+    assert not (tmp_path / "sitemap.xml").exists()

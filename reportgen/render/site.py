@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from xml.sax.saxutils import escape as xml_escape
 
 import markdown
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, pass_context
@@ -230,14 +231,28 @@ def is_builtin(report: ModelReport) -> bool:
     return report.source.startswith("reportgen.zoo.")
 
 
-def _page_context(lang: str, path: str, paths: dict[str, str], default: str) -> dict[str, Any]:
+def absolute(base_url: str, path: str) -> str:
+    """``https://user.github.io/repo/`` + ``en/lenet.html``."""
+    return base_url.rstrip("/") + "/" + path
+
+
+def _page_context(
+    lang: str, path: str, paths: dict[str, str], default: str, base_url: str | None = None
+) -> dict[str, Any]:
     """What every page needs: its language, its depth, and the same page in each language.
 
     ``paths`` maps each site language to the site path of this page in that language;
-    ``default`` is the site path for ``hreflang="x-default"`` (readers of neither).
+    ``default`` is the site path for ``hreflang="x-default"`` (readers of neither). With a
+    base URL the alternates and the canonical link are absolute, as search engines want
+    them; without one they stay relative, so the site works from anywhere.
     """
     root = "../" * path.count("/")
+
+    def alternate(target: str) -> str:
+        return absolute(base_url, target) if base_url else root + target
+
     return {
+        "canonical": absolute(base_url, path) if base_url else None,
         "lang": lang,
         "html_lang": HTML_LANG[lang],
         "root": root,
@@ -252,8 +267,8 @@ def _page_context(lang: str, path: str, paths: dict[str, str], default: str) -> 
             for code in LANGUAGES
         ],
         "alternates": [
-            *({"hreflang": HTML_LANG[code], "href": root + paths[code]} for code in LANGUAGES),
-            {"hreflang": "x-default", "href": root + default},
+            *({"hreflang": HTML_LANG[code], "href": alternate(paths[code])} for code in LANGUAGES),
+            {"hreflang": "x-default", "href": alternate(default)},
         ],
         "version": __version__,
         "build_date": build_date(),
@@ -311,7 +326,7 @@ def gather_pages(
         for index, report in enumerate(reports):
             path = f"{lang}/{report.slug}.html"
             paths = {code: f"{code}/{report.slug}.html" for code in LANGUAGES}
-            context = _page_context(lang, path, paths, paths[LANGUAGES[0]])
+            context = _page_context(lang, path, paths, paths[LANGUAGES[0]], base_url)
             prev_report = reports[index - 1] if index > 0 else None
             next_report = reports[index + 1] if index + 1 < len(reports) else None
             chart_hrefs = {
@@ -339,12 +354,12 @@ def gather_pages(
                 )
             )
         path = f"{lang}/index.html"
-        context = _page_context(lang, path, INDEX_PATHS, "index.html")
+        context = _page_context(lang, path, INDEX_PATHS, "index.html", base_url)
         pages.append(
             _render(env, "index.html", path, reports=reports, failures=failures, **context)
         )
     env = make_environment("en")
-    context = _page_context("en", "index.html", INDEX_PATHS, "index.html")
+    context = _page_context("en", "index.html", INDEX_PATHS, "index.html", base_url)
     pages.append(
         _render(
             env,
@@ -426,6 +441,37 @@ def _copy_assets(writer: SiteWriter) -> None:
             writer.write(f"assets/{source.relative_to(assets).as_posix()}", source.read_bytes())
 
 
+def sitemap(reports: list[ModelReport], base_url: str) -> str:
+    """``sitemap.xml``: every page, with its other-language alternates (needs a base URL)."""
+    groups = [
+        INDEX_PATHS,
+        *({code: f"{code}/{r.slug}.html" for code in LANGUAGES} for r in reports),
+    ]
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+        'xmlns:xhtml="http://www.w3.org/1999/xhtml">',
+    ]
+    for paths in groups:
+        alternates = [(HTML_LANG[code], absolute(base_url, paths[code])) for code in LANGUAGES] + [
+            ("x-default", absolute(base_url, paths[LANGUAGES[0]]))
+        ]
+        for code in LANGUAGES:
+            lines.append(f"  <url><loc>{xml_escape(absolute(base_url, paths[code]))}</loc>")
+            lines.append(f"    <lastmod>{build_date()}</lastmod>")
+            lines.extend(
+                f'    <xhtml:link rel="alternate" hreflang="{hreflang}" '
+                f'href="{xml_escape(href, {chr(34): "&quot;"})}"/>'
+                for hreflang, href in alternates
+            )
+            lines.append("  </url>")
+    lines.append(f"  <url><loc>{xml_escape(absolute(base_url, 'index.html'))}</loc>")
+    lines.append(f"    <lastmod>{build_date()}</lastmod>")
+    lines.append("  </url>")
+    lines.append("</urlset>")
+    return "\n".join(lines) + "\n"
+
+
 def render_site(
     reports: Iterable[ModelReport],
     dest: Path,
@@ -449,5 +495,7 @@ def render_site(
     schema = resources.files("reportgen.schema").joinpath("report.schema.json").read_bytes()
     writer.write("data/report.schema.json", schema)
     _copy_assets(writer)
+    if base_url:
+        writer.write("sitemap.xml", sitemap(report_list, base_url))
     writer.write(".nojekyll", b"")  # GitHub Pages: serve files as they are
     return sorted(writer.written)
