@@ -180,3 +180,49 @@ def test_without_keep_going_one_failure_stops_the_build(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert last_line(result) == "reportgen: error: 2 of 2 models failed to collect"
     assert (site / "index.html").read_text() == "the previous site"
+
+
+@pytest.mark.parametrize(
+    ("models", "files", "message"),
+    [
+        (
+            [("ghost", "tests.faulty.models:no_such_factory")],
+            {},
+            "reportgen: error: ghost: module 'tests.faulty.models' has no function "
+            "'no_such_factory'",
+        ),
+        (
+            [("empty", "empty.keras")],
+            {"empty.keras": b""},
+            "reportgen: error: empty: empty.keras: the file is empty",
+        ),
+        (
+            [("corrupt", "corrupt.h5")],
+            {"corrupt.h5": b"\x00garbage" * 100},
+            "reportgen: error: corrupt: corrupt.h5: not an HDF5 file (no HDF5 signature: the "
+            "file is corrupt or has another format)",
+        ),
+    ],
+)
+def test_bad_sources_are_one_line_and_keep_the_site(
+    tmp_path: Path, models: list[tuple[str, str]], files: dict[str, bytes], message: str
+) -> None:
+    site = setup(tmp_path, *models)
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    result = run(tmp_path, "build", timeout=60)
+    assert result.returncode == 1
+    assert last_line(result) == message
+    assert "Traceback" not in result.stderr
+    assert (site / "index.html").read_text() == "the previous site"
+
+
+def test_duplicate_slug_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    site = setup(tmp_path, ("twin", "tests.faulty.hang:build"), ("twin", "tests.faulty.hang:build"))
+    result = run(tmp_path, "build", timeout=30)
+    assert result.returncode == 1
+    assert last_line(result) == (
+        f"reportgen: error: {tmp_path / 'reportgen.toml'}: models has the slug 'twin' twice; "
+        "slugs name output files and must differ"
+    )
+    assert (site / "index.html").read_text() == "the previous site"

@@ -421,3 +421,30 @@ def test_frozen_keras_model_layers_are_recognised(tmp_path: Path) -> None:
         "bn_1/moving_variance",
     ]
     assert bn.config["epsilon"] == pytest.approx(0.001)
+
+
+def test_lambda_file_through_the_cli_keeps_the_site(lambda_keras: Path, tmp_path: Path) -> None:
+    """The refusal as a user meets it: one line, exit status 1, the previous site intact."""
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copy(lambda_keras, tmp_path / "double.keras")
+    (tmp_path / "reportgen.toml").write_text('[[models]]\nslug = "lam"\nsource = "double.keras"\n')
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("the previous site")
+    result = subprocess.run(
+        [sys.executable, "-m", "reportgen", "build", "--no-profile"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "reportgen: error: lam: double.keras: refused to load: the file contains a Python "
+        "lambda in a Lambda layer, and loading it would run code from the file; if you trust "
+        "it, build with --unsafe-load"
+    )
+    assert (tmp_path / "site" / "index.html").read_text() == "the previous site"
