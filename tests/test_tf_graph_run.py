@@ -90,3 +90,43 @@ def test_batch_of_eight_scales_the_allocations(lenet_batch8: tuple[Any, Any]) ->
     assert memory.layer_bytes["conv1"] == 8 * 100_352 == 802_816
     assert memory.layer_bytes["fc1"] == 8 * 4_096
     assert flops.total == 8 * 27_844_156  # every counted op scales with the batch
+
+
+@pytest.fixture(scope="module")
+def lenet_traced(lenet_model: Any) -> Any:
+    from reportgen.collect.graph_run import trace_model_forward
+
+    return trace_model_forward(lenet_model, 1)
+
+
+@pytest.mark.tf
+def test_a_shared_trace_measures_the_same(
+    lenet_model: Any, lenet_traced: Any, lenet_batch1: tuple[Any, Any]
+) -> None:
+    """The worker traces once for graph_run and the profiler: same numbers as tracing here."""
+    from reportgen.collect.graph_run import measure_graph
+
+    memory, flops = measure_graph(lenet_model, 1, lenet_traced)
+    expected_memory, expected_flops = lenet_batch1
+    assert flops == expected_flops
+    assert memory.layer_bytes == expected_memory.layer_bytes
+    assert memory.layer_notes == expected_memory.layer_notes
+    assert {op.op: op.layer for op in memory.ops} == {op.op: op.layer for op in expected_memory.ops}
+
+
+@pytest.mark.tf
+def test_a_shared_trace_must_have_the_batch(lenet_model: Any, lenet_traced: Any) -> None:
+    from reportgen.collect.graph_run import measure_graph
+
+    with pytest.raises(ValueError, match="another batch size than 8"):
+        measure_graph(lenet_model, 8, lenet_traced)
+
+
+@pytest.mark.tf
+def test_traced_forward_maps_its_nodes_to_layers(lenet_traced: Any) -> None:
+    assert lenet_traced.layer_names[0] == "image"  # the InputLayer first
+    assert [tuple(t.shape) for t in lenet_traced.zero_inputs()] == [(1, 28, 28, 1)]
+    nodes = [op.name for op in lenet_traced.function.graph.get_operations()]
+    layers = {lenet_traced.layer_of(node) for node in nodes}
+    assert {"conv1", "pool1", "conv2", "fc1", "fc2"} <= layers
+    assert lenet_traced.layer_of("Identity") is None

@@ -10,11 +10,14 @@ from typing import Any
 import pytest
 
 from reportgen.collect.profiler import (
+    PHASE_LOGGER,
     PROFILE_DIR,
     TRACE_FILE,
     ProfileError,
     layer_of_op,
     measurement_from_trace,
+    phase,
+    plan_passes,
     write_chrome_trace,
 )
 from reportgen.facts import ProfileMeasurement
@@ -57,6 +60,43 @@ def test_layer_of_op(op: str, layer: str | None) -> None:
     names = ["conv1", "conv10", "d", "d_1", "fc1", "block"]
     model = "m" if op.startswith("m_") else "lenet"
     assert layer_of_op(op, model, names) == layer
+
+
+@pytest.mark.parametrize(
+    ("first_pass_s", "steps", "warmup", "planned"),
+    [
+        (0.01, None, None, (2, 5)),  # a cheap model (LeNet): the full protocol
+        (0.49, None, None, (2, 5)),
+        (0.5, None, None, (1, 3)),  # a costly one: no second warm-up, the median of 3
+        (40.0, None, None, (1, 3)),
+        (None, None, None, (2, 5)),  # no timed pass (warmup=0): the defaults
+        (None, None, 0, (0, 5)),
+        (2.0, 5, 2, (2, 5)),  # counts the caller gave are kept
+        (2.0, 7, None, (1, 7)),
+        (0.1, None, 1, (1, 5)),
+    ],
+)
+def test_plan_passes(
+    first_pass_s: float | None,
+    steps: int | None,
+    warmup: int | None,
+    planned: tuple[int, int],
+) -> None:
+    assert plan_passes(first_pass_s, steps, warmup) == planned
+    assert plan_passes(first_pass_s, steps, warmup)[1] >= 3
+
+
+def test_phase_logs_wall_and_cpu_time(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger=PHASE_LOGGER)
+    with phase("outer"), phase("inner"):
+        pass
+    with pytest.raises(RuntimeError), phase("broken"):
+        raise RuntimeError("boom")
+    lines = [r.getMessage() for r in caplog.records if r.name == PHASE_LOGGER]
+    assert [line.split()[1:3] for line in lines[:2]] == [["inner", "0.00"], ["outer", "0.00"]]
+    assert lines[0].startswith("phase   inner") and lines[1].startswith("phase outer")
+    assert all(" s wall " in line and line.endswith(" s CPU") for line in lines[:2])
+    assert lines[2].startswith("phase broken") and lines[2].endswith("(failed)")
 
 
 def _meta(pid: int, name: str, tid: int | None = None) -> dict[str, Any]:
@@ -196,6 +236,26 @@ def test_ops_per_step_and_layer(lenet_profile: tuple[ProfileMeasurement, Path]) 
     # The convolution itself (fused with bias and ReLU by oneDNN on CPU) ran in every step.
     assert any("Conv2D" in op.op_type and min(op.times_us) > 0 for op in conv1)
     assert {op.layer for op in measured.ops} <= set(LENET_LAYERS) | {None}
+
+
+@pytest.mark.tf
+def test_profile_of_a_shared_trace(lenet_model: Any, tmp_path: Path) -> None:
+    """What the worker does: profile graph_run's traced function, passes by its cost."""
+    from reportgen.collect.graph_run import trace_model_forward
+    from reportgen.collect.profiler import profile_forward
+
+    traced = trace_model_forward(lenet_model, 1)
+    measured = profile_forward(
+        traced.function, traced.zero_inputs(), tmp_path, traced.layer_names, traced.layer_of
+    )
+    assert measured.steps == STEPS  # LeNet's first pass is cheap: the full protocol
+    assert all(len(op.times_us) == STEPS for op in measured.ops)
+    # The recorded scopes name the same layer as the scope names do.
+    assert all(
+        op.layer == layer_of_op(op.op, str(lenet_model.name), LENET_LAYERS) for op in measured.ops
+    )
+    assert {"conv1", "conv2", "fc1", "fc2"} <= set(measured.layer_time_us)
+    assert list(measured.layer_time_us) == [n for n in LENET_LAYERS if n in measured.layer_time_us]
 
 
 @pytest.mark.tf

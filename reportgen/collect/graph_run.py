@@ -3,12 +3,15 @@
 Route (chosen because it stays close to a plain forward pass in time and memory):
 
 1. trace ``model(x, training=False)`` as a ``tf.function`` whose input signature fixes the
-   batch, so every shape in the graph is static (the FLOPs profiler needs that);
+   batch, so every shape in the graph is static (the FLOPs profiler needs that); the
+   collect worker profiles the same concrete function (:class:`TracedForward`);
 2. rewrite the traced GraphDef: each ``ReadVariableOp`` of a captured variable becomes a
    ``Placeholder`` with the same name, so the weights are *fed*, not frozen into constants
    (freezing VGG16 costs about 98 s and 13 GiB here; feeding costs almost nothing);
 3. run the imported graph twice in a ``tf.compat.v1.Session`` with ``FULL_TRACE`` and read the
-   allocator's record of every op output from the second run's ``step_stats``;
+   allocator's record of every op output from the second run's ``step_stats`` (the first
+   run builds the kernels, and its allocations can differ: ResNet50V2's first run put an
+   AddV2 in place into another layer's buffer, which later runs do not);
 4. map each op back to its Keras layer through the name scope Keras opened for that layer;
 5. count float operations with ``tf.compat.v1.profiler`` on the same imported graph.
 
@@ -28,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import tensorflow as tf
 
+from reportgen.collect.profiler import phase
 from reportgen.collect.source import CollectFailure
 from reportgen.facts import FlopsMeasurement, MemoryMeasurement, MemoryNote, OpMemory
 
@@ -397,12 +401,62 @@ def _shared_value(variable: Any) -> np.ndarray:
     return np.asarray(variable.read_value())
 
 
-def _feedable_graph(model: Any, layers: list[Any], batch_size: int) -> _FeedableGraph:
+@dataclass
+class TracedForward:
+    """One inference forward pass of a Keras model, traced once as a graph function.
+
+    The same concrete function is measured here (imported into a Session) and profiled
+    (:func:`reportgen.collect.profiler.profile_forward`, called eagerly), so the model is
+    traced once, and both see the same node names, which :meth:`layer_of` maps to layers.
+    """
+
+    function: Any
+    """The concrete function: ``function(*inputs)`` with one tensor per spec."""
+    specs: list[Any]
+    """Input ``TensorSpec``s with the batch dimension fixed, in ``model.inputs`` order."""
+    layers: list[Any]
+    """The top-level layers, InputLayers first (:func:`_top_level_layers`)."""
+    index: _LayerIndex
+    """Node name → layer, from the name scopes recorded while tracing."""
+
+    @property
+    def layer_names(self) -> list[str]:
+        return [str(layer.name) for layer in self.layers]
+
+    def layer_of(self, node_name: str) -> str | None:
+        """The top-level layer whose call made the node (``None`` outside every layer)."""
+        return self.index.layer_of(node_name)
+
+    def zero_inputs(self) -> list[Any]:
+        """Zeros for each input: valid for every dtype, including an Embedding's token ids."""
+        return [tf.zeros(spec.shape, spec.dtype) for spec in self.specs]
+
+
+def trace_model_forward(model: Any, batch_size: int) -> TracedForward:
+    """Trace ``model(x, training=False)`` at ``batch_size``, recording each layer's scope.
+
+    Raises CollectFailure with a one-line cause when the model cannot be traced.
+    """
+    if batch_size < 1:
+        raise CollectFailure(f"batch size must be at least 1, not {batch_size}")
+    layers = _top_level_layers(model)
     specs = _input_specs(model, batch_size)
-    concrete, scopes = _trace_forward(model, specs, layers)
-    func_graph = concrete.graph
-    variables, constants = captured_values(func_graph, model)
-    graph_def, reads, resident = feedable_graph_def(func_graph.as_graph_def(), variables)
+    with phase("trace tf.function"):
+        concrete, scopes = _trace_forward(model, specs, layers)
+    return TracedForward(
+        function=concrete,
+        specs=specs,
+        layers=layers,
+        index=_LayerIndex(scopes, [str(layer.name) for layer in layers]),
+    )
+
+
+def _feedable_graph(model: Any, traced: TracedForward) -> _FeedableGraph:
+    concrete, specs = traced.function, traced.specs
+    with phase("rewrite graph (weights fed)"):
+        func_graph = concrete.graph
+        variables, constants = captured_values(func_graph, model)
+        graph_def, reads, resident = feedable_graph_def(func_graph.as_graph_def(), variables)
 
     rng = np.random.default_rng(0)
     input_nodes = [t.op.name for t in concrete.inputs[: len(specs)]]
@@ -411,14 +465,13 @@ def _feedable_graph(model: Any, layers: list[Any], batch_size: int) -> _Feedable
     }
     feeds.update({f"{node}:0": _shared_value(variable) for node, variable in reads.items()})
     feeds.update({f"{node}:0": np.asarray(value) for node, value in constants.items()})
-    index = _LayerIndex(scopes, [str(layer.name) for layer in layers])
     return _FeedableGraph(
         graph_def=graph_def,
         feeds=feeds,
         fetches=[t.name for t in concrete.outputs],
         input_nodes=input_nodes,
         input_bytes={node: feeds[f"{node}:0"].nbytes for node in input_nodes},
-        index=index,
+        index=traced.index,
         init_feeds={
             f"{INIT_VALUE.format(node)}:0": _shared_value(variable)
             for node, variable in resident.items()
@@ -459,10 +512,11 @@ def _run_with_full_trace(
             except tf.errors.OpError as exc:
                 message = f"the graph's variables could not be set: {_one_line(exc)}"
                 raise CollectFailure(message) from exc
-        for _ in range(2):
+        for run in range(2):
             metadata = tf.compat.v1.RunMetadata()
             try:
-                session.run(fetches, feed_dict=feeds, options=options, run_metadata=metadata)
+                with phase(f"session run {run + 1} (full trace)"):
+                    session.run(fetches, feed_dict=feeds, options=options, run_metadata=metadata)
             except tf.errors.OpError as exc:
                 raise CollectFailure(f"the traced graph failed to run: {_one_line(exc)}") from exc
     return metadata
@@ -932,18 +986,23 @@ def _count_flops(graph: Any, index: _LayerIndex) -> FlopsMeasurement:
 # Entry point
 
 
-def measure_graph(model: Any, batch_size: int) -> tuple[MemoryMeasurement, FlopsMeasurement]:
+def measure_graph(
+    model: Any, batch_size: int, traced: TracedForward | None = None
+) -> tuple[MemoryMeasurement, FlopsMeasurement]:
     """Measure one inference forward pass of ``model`` at ``batch_size`` on random data.
 
     Returns the allocator's record of every op output (mapped to Keras layers), the bytes
     holding each layer's output, and TensorFlow's float-operation count of the same graph.
+    ``traced`` is the pass as :func:`trace_model_forward` traced it (at this batch size),
+    to share one trace with the profiler; without it, the model is traced here.
     Raises CollectFailure with a one-line cause when the model cannot be traced or fed.
     """
-    if batch_size < 1:
-        raise CollectFailure(f"batch size must be at least 1, not {batch_size}")
-    layers = _top_level_layers(model)
-    feedable = _feedable_graph(model, layers, batch_size)
-    return _measure(feedable, [str(layer.name) for layer in layers], _input_layer_names(layers))
+    if traced is None:
+        traced = trace_model_forward(model, batch_size)
+    elif any(spec.shape[0] != batch_size for spec in traced.specs):
+        raise ValueError(f"the forward pass was traced at another batch size than {batch_size}")
+    feedable = _feedable_graph(model, traced)
+    return _measure(feedable, traced.layer_names, _input_layer_names(traced.layers))
 
 
 def measure_graph_model(
@@ -991,24 +1050,28 @@ def measure_graph_model(
 def _measure(
     feedable: _FeedableGraph, layer_names: list[str], input_layers: list[str]
 ) -> tuple[MemoryMeasurement, FlopsMeasurement]:
-    graph = _import(feedable.graph_def)
+    with phase("import graph"):
+        graph = _import(feedable.graph_def)
     metadata = _run_with_full_trace(
         graph, feedable.feeds, feedable.fetches, feedable.init_ops, feedable.init_feeds
     )
     feedable.feeds.clear()  # drop our references to the weights as soon as the run is over
     feedable.init_feeds.clear()
 
-    runs = _node_runs(metadata)
-    _mark_forwarded(runs)
-    peak, total = _allocator_totals(metadata)
-    layer_bytes, layer_notes = _layer_bytes(feedable, layer_names, input_layers, runs)
-    memory = MemoryMeasurement(
-        method=METHOD,
-        ops=_op_memories(runs, feedable.index),
-        layer_bytes=layer_bytes,
-        layer_notes=layer_notes,
-        allocator_peak_bytes=peak,
-        allocator_total_bytes=total,
-    )
-    flops = _count_flops(graph, feedable.index)
+    with phase("read step stats"):
+        runs = _node_runs(metadata)
+        _mark_forwarded(runs)
+        peak, total = _allocator_totals(metadata)
+    with phase("layer output bytes"):
+        layer_bytes, layer_notes = _layer_bytes(feedable, layer_names, input_layers, runs)
+        memory = MemoryMeasurement(
+            method=METHOD,
+            ops=_op_memories(runs, feedable.index),
+            layer_bytes=layer_bytes,
+            layer_notes=layer_notes,
+            allocator_peak_bytes=peak,
+            allocator_total_bytes=total,
+        )
+    with phase("count FLOPs"):
+        flops = _count_flops(graph, feedable.index)
     return memory, flops

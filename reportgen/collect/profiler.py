@@ -6,8 +6,12 @@
 reads each TF op's time in each profiled step back out of that trace.
 
 ``profile_forward`` does the same for any graph function, given how to map an op name to
-its layer: a model without Keras (a ``tf.function``, a frozen graph imported as a
-function), whose layers are name scopes (:mod:`reportgen.collect.graph_facts`).
+its layer: the collect worker passes it the function graph_run already traced (one trace
+per model), and a model without Keras (a ``tf.function``, a frozen graph imported as a
+function) has layers that are name scopes (:mod:`reportgen.collect.graph_facts`). How many
+passes run depends on what the first one cost (:func:`plan_passes`).
+
+:func:`phase` logs the wall and CPU time of each step of a collection to the worker's log.
 
 Everything after the profiler run is pure Python over the trace JSON, so the op-name →
 Keras-layer mapping and the per-step bookkeeping are testable without TensorFlow.
@@ -28,13 +32,16 @@ second call); the model scope gets the same suffix (``lenet_1``).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
+import logging
 import re
 import shutil
 import statistics
+import time
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -48,6 +55,15 @@ TRACE_FILE = "trace.json.gz"
 """Chrome-trace JSON (gzip), relative to the same."""
 
 STEP_NAME = "step"
+DEFAULT_WARMUP = 2
+"""Forward passes before the profiled ones: the first call builds the function's kernels."""
+DEFAULT_STEPS = 5
+"""Profiled forward passes; each layer's time is the median over them."""
+SLOW_PASS_SECONDS = 0.5
+"""A model whose first pass takes this long gets SLOW_WARMUP and SLOW_STEPS passes."""
+SLOW_WARMUP = 1
+SLOW_STEPS = 3
+"""Never fewer: the median of three passes still sets one outlier aside."""
 TRACE_TOOL = "trace_viewer"
 """xprof tool giving plain Catapult JSON (``trace_viewer@`` is the streaming UI's format)."""
 
@@ -56,6 +72,37 @@ _SCOPE_SUFFIX = re.compile(r"_\d+$")
 
 class ProfileError(CollectFailure):
     """Profiling failed; the message is one line naming the cause."""
+
+
+# ---------------------------------------------------------------------------------------
+# Where the collect worker's time goes
+
+PHASE_LOGGER = "reportgen.collect.phase"
+"""Logger of one line per phase of a collection; the worker sends it to its log."""
+_phase_log = logging.getLogger(PHASE_LOGGER)
+_phase_depth = 0
+
+
+@contextlib.contextmanager
+def phase(name: str) -> Iterator[None]:
+    """Log the wall and CPU time (all threads) of the block, indented by nesting depth."""
+    global _phase_depth
+    wall, cpu = time.perf_counter(), time.process_time()
+    _phase_depth += 1
+    failed = True
+    try:
+        yield
+        failed = False
+    finally:
+        _phase_depth -= 1
+        if _phase_log.isEnabledFor(logging.INFO):
+            _phase_log.info(
+                "phase %-40s %7.2f s wall %7.2f s CPU%s",
+                "  " * _phase_depth + name,
+                time.perf_counter() - wall,
+                time.process_time() - cpu,
+                " (failed)" if failed else "",
+            )
 
 
 # ---------------------------------------------------------------------------------------
@@ -456,7 +503,8 @@ def record_profile(forward: Any, inputs: list[Any], logdir: Path, steps: int) ->
         step_error = exc
     finally:
         # Also on KeyboardInterrupt: a profiler left running blocks every later start.
-        stop_error = _stop_profiler()
+        with phase("stop profiler (write .xplane.pb)"):
+            stop_error = _stop_profiler()
     if step_error is not None:
         message = f"a profiled forward pass failed: {_one_line(step_error)}"
         raise ProfileError(message) from step_error
@@ -467,6 +515,12 @@ def record_profile(forward: Any, inputs: list[Any], logdir: Path, steps: int) ->
     if not found:
         raise ProfileError(f"the profiler wrote no .xplane.pb under {logdir}")
     return found[-1]
+
+
+def _sync_devices() -> None:
+    import tensorflow as tf
+
+    tf.test.experimental.sync_devices()
 
 
 def _stop_profiler() -> Exception | None:
@@ -492,13 +546,19 @@ def gpu_name() -> str | None:
 
 
 def profile_model(
-    model: Any, batch_size: int, out_dir: Path, steps: int = 5, warmup: int = 2
+    model: Any,
+    batch_size: int,
+    out_dir: Path,
+    steps: int | None = None,
+    warmup: int | None = None,
 ) -> ProfileMeasurement:
     """Profile ``steps`` forward passes (after ``warmup``) of ``model`` at ``batch_size``.
 
     Writes ``out_dir/profile/plugins/profile/<run>/<host>.xplane.pb`` and
     ``out_dir/trace.json.gz``; returns per-op times per step, per-layer medians and the
-    median step time. Raises :class:`ProfileError` (one line) when profiling fails.
+    median step time. ``None`` (the default) for ``steps`` or ``warmup`` lets the cost of
+    the first pass decide (:func:`plan_passes`). Raises :class:`ProfileError` (one line)
+    when profiling fails.
     """
     _check_counts(steps, warmup, batch_size)
     try:
@@ -516,37 +576,79 @@ def profile_model(
     return profile_forward(forward, inputs, out_dir, layer_names, layer_of, steps, warmup)
 
 
+def plan_passes(
+    first_pass_s: float | None, steps: int | None = None, warmup: int | None = None
+) -> tuple[int, int]:
+    """(warm-up passes, profiled passes), the first warm-up pass included.
+
+    A count the caller gave is kept. Otherwise a model whose first pass took at least
+    :data:`SLOW_PASS_SECONDS` (that pass also builds the function, so it errs on the slow
+    side) gets no further warm-up and :data:`SLOW_STEPS` profiled passes: its passes are
+    long enough to be steady, and each one costs more than it adds to a median. A cheap
+    model, or one whose first pass was not timed, gets the defaults (2 and 5).
+    """
+    slow = first_pass_s is not None and first_pass_s >= SLOW_PASS_SECONDS
+    if warmup is None:
+        warmup = SLOW_WARMUP if slow else DEFAULT_WARMUP
+    if steps is None:
+        steps = SLOW_STEPS if slow else DEFAULT_STEPS
+    return warmup, steps
+
+
 def profile_forward(
     forward: Any,
     inputs: list[Any],
     out_dir: Path,
     layer_names: Collection[str],
     layer_of: Callable[[str], str | None],
-    steps: int = 5,
-    warmup: int = 2,
+    steps: int | None = None,
+    warmup: int | None = None,
 ) -> ProfileMeasurement:
     """Profile any graph function ``forward(*inputs)``; ``layer_of`` names each op's layer.
 
-    This is :func:`profile_model` for models without Keras: a ``tf.function`` or a frozen
-    graph imported as a function, whose ops carry the graph's own node names.
+    This is :func:`profile_model` for a function traced elsewhere (the collect worker
+    shares graph_run's trace) and for models without Keras: a ``tf.function`` or a frozen
+    graph imported as a function, whose ops carry the graph's own node names. ``steps``
+    and ``warmup`` as in :func:`profile_model`.
     """
     _check_counts(steps, warmup, 1)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        for _ in range(warmup):
-            forward(*inputs)  # the first call traces the graph; later ones warm caches
+        first_pass_s = None
+        if warmup is None or warmup > 0:
+            started = time.perf_counter()
+            with phase("warm-up pass 1"):
+                forward(*inputs)  # the first call builds (and maybe traces) the function
+                _sync_devices()  # a GPU returns before its kernels finish
+            first_pass_s = time.perf_counter() - started
+        warmup, steps = plan_passes(first_pass_s, steps, warmup)
+        _phase_log.info(
+            "profile: %d warm-up and %d profiled passes (first pass %s)",
+            warmup,
+            steps,
+            "not run" if first_pass_s is None else f"{first_pass_s:.2f} s",
+        )
+        for n in range(1, warmup):
+            with phase(f"warm-up pass {n + 1}"):
+                forward(*inputs)  # later passes warm caches
     except Exception as exc:
         raise ProfileError(f"the forward pass failed: {_one_line(exc)}") from exc
-    xplane = record_profile(forward, inputs, out_dir / PROFILE_DIR, steps)
-    trace = convert_to_chrome_trace(xplane)
-    write_chrome_trace(trace, out_dir / TRACE_FILE)
-    measured = measurement_from_trace(trace, steps, "", layer_names, gpu_name(), layer_of=layer_of)
+    with phase(f"{steps} profiled passes"):
+        xplane = record_profile(forward, inputs, out_dir / PROFILE_DIR, steps)
+    with phase("convert to Chrome trace"):
+        trace = convert_to_chrome_trace(xplane)
+    with phase("write trace.json.gz"):
+        write_chrome_trace(trace, out_dir / TRACE_FILE)
+    with phase("op and layer times"):
+        measured = measurement_from_trace(
+            trace, steps, "", layer_names, gpu_name(), layer_of=layer_of
+        )
     return replace(measured, trace_file=TRACE_FILE, profile_dir=PROFILE_DIR)
 
 
-def _check_counts(steps: int, warmup: int, batch_size: int) -> None:
-    if steps < 1 or warmup < 0 or batch_size < 1:
+def _check_counts(steps: int | None, warmup: int | None, batch_size: int) -> None:
+    if (steps is not None and steps < 1) or (warmup is not None and warmup < 0) or batch_size < 1:
         raise ProfileError(
             f"need steps >= 1, warmup >= 0, batch_size >= 1 (got {steps}, {warmup}, {batch_size})"
         )

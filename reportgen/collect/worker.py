@@ -9,7 +9,9 @@ line and the process exits with status 3, so the parent can tell it apart from a
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
+import logging
 import os
 import sys
 import traceback
@@ -34,6 +36,7 @@ def collect_into(request: dict[str, Any], out: Path) -> None:
     (:mod:`reportgen.collect.graph_facts`). ``request["unsafe_load"]`` (``--unsafe-load``)
     lets a Keras file run code while loading; nothing else does.
     """
+    from reportgen.collect.profiler import phase
     from reportgen.config import ModelSpec
 
     spec = ModelSpec.from_dict(request["spec"])
@@ -41,9 +44,12 @@ def collect_into(request: dict[str, Any], out: Path) -> None:
     if spec.kind == "factory":
         from reportgen.collect.source import call_factory, load_factory
 
-        factory = load_factory(spec.source)  # a wrong source fails before TensorFlow loads
-        built = call_factory(spec.source, factory)
-        import keras
+        with phase("load source"):
+            factory = load_factory(spec.source)  # a wrong source fails before TF loads
+        with phase("import TensorFlow and Keras"):
+            import keras
+        with phase("build model"):
+            built = call_factory(spec.source, factory)
 
         if isinstance(built, keras.Model):
             _collect_keras(built, spec, out, profile)
@@ -57,31 +63,45 @@ def collect_into(request: dict[str, Any], out: Path) -> None:
         from reportgen.collect.source import load_keras_file
 
         unsafe = bool(request.get("unsafe_load", False))
-        _collect_keras(load_keras_file(path, spec.source, unsafe), spec, out, profile)
+        with phase("load model file"):
+            model = load_keras_file(path, spec.source, unsafe)
+        _collect_keras(model, spec, out, profile)
         return
     from reportgen.collect.source import check_model_file
 
     check_model_file(path, spec.source)
     from reportgen.collect.graph_facts import load_frozen_graph
 
-    graph = load_frozen_graph(
-        path, spec.source, spec.inputs or (), spec.outputs or (), spec.input_shape
-    )
+    with phase("load graph"):
+        graph = load_frozen_graph(
+            path, spec.source, spec.inputs or (), spec.outputs or (), spec.input_shape
+        )
     _collect_graph(graph, spec, out, profile)
 
 
 def _collect_keras(model: Any, spec: Any, out: Path, profile: bool) -> None:
-    from reportgen.collect.graph_run import measure_graph
+    """Facts, then one trace of the forward pass, measured (graph_run) and profiled."""
+    from reportgen.collect.graph_run import TracedForward, measure_graph, trace_model_forward
     from reportgen.collect.keras_facts import ensure_built, model_facts
-    from reportgen.collect.profiler import profile_model
+    from reportgen.collect.profiler import phase, profile_forward, profile_model
 
-    ensure_built(model, spec.slug, spec.input_shape)
-    _write_facts(
-        model_facts(model, spec),
-        lambda: measure_graph(model, spec.batch_size),
-        (lambda: profile_model(model, spec.batch_size, out)) if profile else None,
-        out,
-    )
+    with phase("keras facts"):
+        ensure_built(model, spec.slug, spec.input_shape)
+        facts = model_facts(model, spec)
+    traced: TracedForward | None = None
+
+    def measure() -> Any:
+        nonlocal traced
+        traced = trace_model_forward(model, spec.batch_size)
+        return measure_graph(model, spec.batch_size, traced)
+
+    def run_profiler() -> Any:
+        if traced is None:  # the trace failed: the profiler says why in its own words
+            return profile_model(model, spec.batch_size, out)
+        inputs = traced.zero_inputs()
+        return profile_forward(traced.function, inputs, out, traced.layer_names, traced.layer_of)
+
+    _write_facts(facts, measure, run_profiler if profile else None, out)
 
 
 def _collect_graph(model: Any, spec: Any, out: Path, profile: bool) -> None:
@@ -92,9 +112,11 @@ def _collect_graph(model: Any, spec: Any, out: Path, profile: bool) -> None:
         sample_inputs,
     )
     from reportgen.collect.graph_run import measure_graph_model
-    from reportgen.collect.profiler import profile_forward
+    from reportgen.collect.profiler import phase, profile_forward
 
-    layout = graph_layout(model)
+    with phase("graph layout"):
+        layout = graph_layout(model)
+        facts = graph_model_facts(model, layout, spec)
 
     def run_profiler() -> Any:
         inputs = sample_inputs(model, spec.batch_size)
@@ -102,7 +124,7 @@ def _collect_graph(model: Any, spec: Any, out: Path, profile: bool) -> None:
         return profile_forward(forward, inputs, out, layout.layer_names, layout.layer_of)
 
     _write_facts(
-        graph_model_facts(model, layout, spec),
+        facts,
         lambda: measure_graph_model(model, layout, spec.batch_size),
         run_profiler if profile else None,
         out,
@@ -116,23 +138,28 @@ def _write_facts(
     out: Path,
 ) -> None:
     """Add the runtime's measurements to the facts (each failure a note) and write them."""
+    from reportgen.collect.profiler import phase
+
     notes: list[str] = []
     memory = flops = profile = None
     try:
-        memory, flops = measure()
+        with phase("graph run (memory, FLOPs)"):
+            memory, flops = measure()
     except Exception as exc:  # the report says what could not be measured, and why
         notes.append(f"runtime memory and FLOPs were not measured: {_one_line(exc)}")
     else:
         notes.extend(_loop_notes(memory))
     if run_profiler is not None:
         try:
-            profile = run_profiler()
+            with phase("profile (time per layer)"):
+                profile = run_profiler()
         except Exception as exc:
             notes.append(f"the profiler did not run: {_one_line(exc)}")
     facts = dataclasses.replace(
         facts, memory=memory, flops=flops, profile=profile, notes=(*facts.notes, *notes)
     )
-    (out / "facts.json").write_text(facts.to_json(), encoding="utf-8")
+    with phase("write facts.json"):
+        (out / "facts.json").write_text(facts.to_json(), encoding="utf-8")
 
 
 LOOP_OPS = frozenset({"While", "StatelessWhile", "LoopCond"})
@@ -157,19 +184,34 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 300 else text[:299] + "…"
 
 
+def _log_phases() -> None:
+    """One line per phase (wall and CPU seconds) on stderr, which is the worker's log."""
+    from reportgen.collect.profiler import PHASE_LOGGER
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("reportgen: %(message)s"))
+    logger = logging.getLogger(PHASE_LOGGER)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
         print("usage: python -m reportgen.collect.worker REQUEST.json OUT_DIR", file=sys.stderr)
         return 2
     _quiet_tensorflow()
+    _log_phases()
+    from reportgen.collect.profiler import phase
     from reportgen.collect.source import CollectFailure
 
     request = json.loads(Path(args[0]).read_text(encoding="utf-8"))
     out = Path(args[1])
     out.mkdir(parents=True, exist_ok=True)
     try:
-        collect_into(request, out)
+        with phase("total"):
+            collect_into(request, out)
     except CollectFailure as exc:
         (out / "error.txt").write_text(str(exc), encoding="utf-8")
         return EXIT_MODEL_FAILED
@@ -180,5 +222,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _exit(status: int) -> None:
+    """Exit without the final garbage collection of every TensorFlow object.
+
+    The work is written by now; the interpreter's teardown would still spend about a
+    second per worker walking TensorFlow's objects to free memory the OS frees anyway.
+    Frozen objects are left alone; everything else (atexit, flushing) runs as usual.
+    """
+    gc.freeze()
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit(main())
