@@ -2,20 +2,37 @@
 
 Design choices, and why:
 
-- Horizontal bars, one row per layer in model order top to bottom, layer names on the
-  left and each bar's exact value on the right: the chart reads like the page's table,
-  and the exact figures survive any axis scale.
-- The figure grows with the layer count at a fixed row pitch instead of shrinking the
-  text: every one of 200 layer names stays legible (7 pt above 40 layers, 9 pt below).
+- Horizontal bars, one row per layer in model order top to bottom, layer names in a
+  column on the left and each bar's exact value on the right: the chart reads like the
+  page's table, and the exact figures survive any axis scale. Faint stripes on every
+  other row lead the eye from a name across to its bar and value.
+- No words inside the SVG, only layer names and numbers: the title, the legend and what
+  the axis shows are in the page's ``<figcaption>``, in the page's language. So each chart
+  is drawn once per model for both languages (it was drawn once per language), and the
+  page's own text, not an image, carries everything a reader or a translator must read.
+- At most ``MAX_ROWS`` bars. A model with more layers gets a chart of its ``MAX_ROWS``
+  largest layers for that quantity, still in model order (the caption says so and how
+  many layers there are; the page's table lists all of them): a 1,000-row chart would be
+  170 inches tall and say less than the table. Up to ``MAX_ROWS`` layers every one of them
+  is shown; the figure grows at a fixed row pitch instead of shrinking the text (7 pt
+  above 40 rows, 9 pt below).
 - The value axis turns logarithmic when the non-zero values span more than two decades
   (e.g. LeNet's parameters, 10,250 to 3,212,288): on a linear axis most bars would be
   invisible slivers next to the largest one. Bytes use a base-2 axis so that ticks fall
   on 1 KiB, 16 KiB, …; zero and missing values draw no bar, the right column says so.
+  Tall charts repeat the tick labels above the bars.
+- Cheap to draw, because a site can have tens of thousands of rows: all bars of a series
+  are one path (one ``<path>``), all stripes another, and each text column is one artist
+  that hands its strings straight to the renderer at a fixed baseline: a matplotlib
+  ``Text`` per row measured every string with FreeType and cost ~1 ms a row. The names
+  are left-aligned, which needs no measuring; nothing re-renders (no ``tight_layout``,
+  no ``bbox_inches="tight"``): the layout is computed from character counts.
 - matplotlib's object API only (no pyplot state), every setting inside ``rc_context``:
-  ``svg.fonttype = none`` keeps text as ``<text>`` so Chinese renders with the reader's
-  fonts and the build needs no CJK font; ``svg.hashsalt`` and ``metadata={"Date": None}``
-  make the output byte-identical across runs; ``text.parse_math = False`` so a ``$`` in
-  a layer name is text, not TeX. matplotlib is imported lazily: only rendering pays for it.
+  ``svg.fonttype = none`` keeps text as ``<text>`` so any script renders with the
+  reader's fonts and the build needs no CJK font; ``svg.hashsalt`` and
+  ``metadata={"Date": None}`` make the output byte-identical across runs; text is drawn
+  with ``ismath=False`` (and ``text.parse_math = False``) so a ``$`` in a layer name is
+  text, not TeX. matplotlib is imported lazily: only rendering pays for it.
 - Layer names are untrusted: control characters (invalid in XML even when escaped) are
   replaced, long names are truncated with "…", and matplotlib's SVG writer escapes
   ``<``, ``&`` and quotes.
@@ -23,48 +40,45 @@ Design choices, and why:
 
 from __future__ import annotations
 
+import functools
 import io
+import math
 import unicodedata
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from reportgen.model import ModelReport, Text
+from reportgen.model import ModelReport
 from reportgen.units import fmt_bytes, fmt_int, fmt_us
 
 if TYPE_CHECKING:
+    from matplotlib.artist import Artist
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
-# Interface strings of the charts, in both site languages.
-PARAMS_TITLE = Text("Parameters per layer", "每层参数量")
-PARAMS_AXIS = Text("parameters", "参数个数")
-MEMORY_TITLE = Text("Output memory per layer (batch {batch})", "每层输出内存（批大小 {batch}）")
-MEMORY_AXIS = Text("bytes", "字节")
-MEMORY_DERIVED = Text("derived (formula)", "推导值（公式）")
-MEMORY_MEASURED = Text("measured (TensorFlow allocator)", "实测值（TensorFlow 分配器）")
-MEMORY_MEASURED_PARTIAL = Text(
-    "measured (TensorFlow allocator; none for {missing} of {total} layers)",
-    "实测值（TensorFlow 分配器；{total} 层中有 {missing} 层无记录）",
-)
-MEMORY_MEASURED_NONE = Text(
-    "measured: not available, derived values only",
-    "实测值：无运行时测量，仅显示推导值",
-)
-TIME_TITLE = Text("Time per layer (forward pass)", "每层耗时（前向传播）")
-TIME_AXIS = Text("time", "耗时")
-LOG_AXIS = Text("{axis}, log scale", "{axis}（对数坐标）")
+MAX_ROWS = 200
+"""Most bars in one chart; a model with more layers gets its ``MAX_ROWS`` largest.
+
+The model page's caption repeats this number (templates/model.html, ``chart_rows``)."""
 
 NO_VALUE = "—"
 """Right-column text for a layer without the quantity (not derived, not measured)."""
 
-_COLORS = ("#4c72b0", "#dd8452")
+COLORS = ("#4c72b0", "#dd8452")
+"""Bar colours: the first series (the only one, or derived bytes), then measured bytes.
+The page's legend repeats them (templates/model.html)."""
+
+_STRIPE = "#f2f2f2"
 _WIDTH_IN = 8.0
-_HEADER_IN = 0.55  # title
-_LEGEND_IN = 0.3  # one legend row under the title
-_FOOTER_IN = 0.6  # x tick labels and axis label
+_EDGE_IN = 0.1  # blank margin left of the names and right of the values
+_GAP_IN = 0.12  # between a text column and the plot
+_TICKS_IN = 0.3  # a row of x tick labels
+_PAD_IN = 0.12  # above the first row when there are no tick labels there
+_TALL_ROWS = 40  # above this many rows: smaller type, tick labels above the bars too
 _MAX_NAME_WIDTH = 32  # in character units: 32 Latin or 16 CJK (wide) characters
 _LOG_SPAN = 100.0  # max/min of the non-zero values above which the axis turns logarithmic
+_BASELINE_EM = 0.33  # text baseline below the row centre: centres lower case and digits
 
 # Typed loosely: matplotlib types rc keys as a Literal of every known name.
 _RC: dict[Any, Any] = {
@@ -73,8 +87,8 @@ _RC: dict[Any, Any] = {
     "text.parse_math": False,
     "text.usetex": False,
     "font.family": ["sans-serif"],
-    # DejaVu Sans (which measured the layout) first; the browser falls back per glyph
-    # to the CJK fonts that its system has.
+    # DejaVu Sans (which the layout assumes) first; the browser falls back per glyph
+    # to the fonts that its system has, CJK ones included.
     "font.sans-serif": [
         "DejaVu Sans",
         "Helvetica",
@@ -92,18 +106,14 @@ _RC: dict[Any, Any] = {
 
 @dataclass(frozen=True)
 class _Series:
-    label: str | None
     values: tuple[float | None, ...]
     color: str
 
 
 @dataclass(frozen=True)
 class _ChartSpec:
-    """Everything a bar chart shows, already localized and formatted: no model access."""
+    """Everything a bar chart shows, already formatted, for the rows shown: no model access."""
 
-    title: str
-    axis_label: str
-    log_axis_label: str
     names: tuple[str, ...]
     series: tuple[_Series, ...]
     right_labels: tuple[str, ...]
@@ -111,75 +121,97 @@ class _ChartSpec:
     log_base: int = 10
     integer: bool = True
     """Whether the quantity is a whole number (no ticks between integers on a linear axis)."""
-    extra_legend: tuple[str, ...] = field(default_factory=tuple)
 
 
 # ---------------------------------------------------------------- public API
 
 
-def params_chart(report: ModelReport, lang: str) -> str:
-    """Derived parameters per layer as an SVG document."""
-    values = tuple(_num(layer.params.value) for layer in report.layers)
+def shown_rows(sizes: Sequence[float | None], limit: int = MAX_ROWS) -> tuple[int, ...]:
+    """Indices of the rows a chart shows, in model order: all of them up to ``limit``,
+    else the ``limit`` largest (missing counts as 0; the earlier layer wins a tie)."""
+    if len(sizes) <= limit:
+        return tuple(range(len(sizes)))
+    ranked = sorted(range(len(sizes)), key=lambda i: (-(sizes[i] or 0.0), i))
+    return tuple(sorted(ranked[:limit]))
+
+
+def params_chart(report: ModelReport) -> str:
+    """Derived parameters per layer as an SVG document (no words: numbers and names)."""
+    values = [_num(layer.params.value) for layer in report.layers]
+    rows = shown_rows(values)
+    shown = tuple(values[i] for i in rows)
     spec = _ChartSpec(
-        title=PARAMS_TITLE.get(lang),
-        axis_label=PARAMS_AXIS.get(lang),
-        log_axis_label=LOG_AXIS.get(lang).format(axis=PARAMS_AXIS.get(lang)),
-        names=tuple(layer.name for layer in report.layers),
-        series=(_Series(None, values, _COLORS[0]),),
-        right_labels=tuple(_fmt_or_dash(v, _fmt_count) for v in values),
+        names=tuple(report.layers[i].name for i in rows),
+        series=(_Series(shown, COLORS[0]),),
+        right_labels=tuple(_fmt_or_dash(v, _fmt_count) for v in shown),
         fmt_tick=_fmt_count,
     )
     return _render(spec)
 
 
-def memory_chart(report: ModelReport, lang: str) -> str:
-    """Output bytes per layer, derived and (where recorded) measured, as an SVG document."""
-    derived = tuple(_num(layer.activation.value) for layer in report.layers)
-    measured = tuple(_num(layer.measured_bytes) for layer in report.layers)
-    missing = sum(1 for v in measured if v is None)
-    series = [_Series(MEMORY_DERIVED.get(lang), derived, _COLORS[0])]
-    extra: tuple[str, ...] = ()
-    if missing == len(measured):
-        extra = (MEMORY_MEASURED_NONE.get(lang),)
-        right = tuple(_fmt_or_dash(d, _fmt_bytes) for d in derived)
+def memory_chart(report: ModelReport) -> str:
+    """Output bytes per layer, derived and (where recorded) measured, as an SVG document.
+
+    Without any measurement there is one series (derived) and the right column shows
+    only the derived bytes; otherwise it shows ``derived / measured``, ``—`` where a
+    layer has no measurement. The rows shown are the largest by either figure.
+    """
+    derived = [_num(layer.activation.value) for layer in report.layers]
+    measured = [_num(layer.measured_bytes) for layer in report.layers]
+    rows = shown_rows([max(d or 0.0, m or 0.0) for d, m in zip(derived, measured, strict=True)])
+    d_shown = tuple(derived[i] for i in rows)
+    m_shown = tuple(measured[i] for i in rows)
+    series = [_Series(d_shown, COLORS[0])]
+    if all(m is None for m in measured):
+        right = tuple(_fmt_or_dash(d, _fmt_bytes) for d in d_shown)
     else:
-        label = MEMORY_MEASURED if missing == 0 else MEMORY_MEASURED_PARTIAL
-        text = label.get(lang).format(missing=missing, total=len(measured))
-        series.append(_Series(text, measured, _COLORS[1]))
+        series.append(_Series(m_shown, COLORS[1]))
         right = tuple(
             f"{_fmt_or_dash(d, _fmt_bytes)} / {_fmt_or_dash(m, _fmt_bytes)}"
-            for d, m in zip(derived, measured, strict=True)
+            for d, m in zip(d_shown, m_shown, strict=True)
         )
     spec = _ChartSpec(
-        title=MEMORY_TITLE.get(lang).format(batch=report.batch_size),
-        axis_label=MEMORY_AXIS.get(lang),
-        log_axis_label=LOG_AXIS.get(lang).format(axis=MEMORY_AXIS.get(lang)),
-        names=tuple(layer.name for layer in report.layers),
+        names=tuple(report.layers[i].name for i in rows),
         series=tuple(series),
         right_labels=right,
         fmt_tick=_fmt_bytes,
         log_base=2,
-        extra_legend=extra,
     )
     return _render(spec)
 
 
-def time_chart(report: ModelReport, lang: str) -> str | None:
+def time_chart(report: ModelReport) -> str | None:
     """Profiled time per layer as an SVG document; None when no layer was timed."""
-    times = tuple(layer.time_us for layer in report.layers)
+    times = [layer.time_us for layer in report.layers]
     if all(t is None for t in times):
         return None
+    rows = shown_rows(times)
+    shown = tuple(times[i] for i in rows)
     spec = _ChartSpec(
-        title=TIME_TITLE.get(lang),
-        axis_label=TIME_AXIS.get(lang),
-        log_axis_label=LOG_AXIS.get(lang).format(axis=TIME_AXIS.get(lang)),
-        names=tuple(layer.name for layer in report.layers),
-        series=(_Series(None, times, _COLORS[0]),),
-        right_labels=tuple(_fmt_or_dash(t, fmt_us) for t in times),
+        names=tuple(report.layers[i].name for i in rows),
+        series=(_Series(shown, COLORS[0]),),
+        right_labels=tuple(_fmt_or_dash(t, fmt_us) for t in shown),
         fmt_tick=fmt_us,
         integer=False,
     )
     return _render(spec)
+
+
+def chart_kinds(report: ModelReport) -> tuple[str, ...]:
+    """The charts a model has: ``params``, ``memory`` and, when any layer was timed, ``time``."""
+    timed = any(layer.time_us is not None for layer in report.layers)
+    return ("params", "memory", "time") if timed else ("params", "memory")
+
+
+def model_charts(report: ModelReport) -> dict[str, str]:
+    """{kind: SVG} of one model, for each of :func:`chart_kinds`."""
+    draw: dict[str, Callable[[ModelReport], str | None]] = {
+        "params": params_chart,
+        "memory": memory_chart,
+        "time": time_chart,
+    }
+    charts = {kind: draw[kind](report) for kind in chart_kinds(report)}
+    return {kind: svg for kind, svg in charts.items() if svg is not None}
 
 
 # ---------------------------------------------------------------- formatting helpers
@@ -238,155 +270,216 @@ def chart_label(name: str, limit: int = _MAX_NAME_WIDTH) -> str:
 
 @dataclass(frozen=True)
 class _Layout:
+    rows: int
     font_pt: float
     pitch_in: float
     height_in: float
-    left_in: float
-    right_in: float
+    names_in: float
+    """Width of the names column."""
+    values_in: float
+    """Width of the values column."""
     top_in: float
+    bottom_in: float
+
+    @property
+    def tall(self) -> bool:
+        return self.rows > _TALL_ROWS
 
 
 def _layout(spec: _ChartSpec, names: Sequence[str]) -> _Layout:
     rows = max(len(names), 1)
-    font_pt, pitch_in = (9.0, 0.3) if rows <= 40 else (7.0, 0.17)
+    tall = rows > _TALL_ROWS
+    font_pt, pitch_in = (7.0, 0.17) if tall else (9.0, 0.3)
     unit_in = 0.6 * font_pt / 72  # DejaVu Sans averages ~0.6 em per Latin character
-    top_in = _HEADER_IN + (_LEGEND_IN if _has_legend(spec) else 0.0)
-    left_in = max((_text_width(n) for n in names), default=4) * unit_in + 0.25
-    right_in = max((_text_width(t) for t in spec.right_labels), default=4) * unit_in + 0.25
+    names_in = max((_text_width(n) for n in names), default=4) * unit_in
+    values_in = max((_text_width(t) for t in spec.right_labels), default=4) * unit_in
+    top_in = _TICKS_IN if tall else _PAD_IN
     return _Layout(
+        rows=rows,
         font_pt=font_pt,
         pitch_in=pitch_in,
-        height_in=top_in + rows * pitch_in + _FOOTER_IN,
-        left_in=left_in,
-        right_in=right_in,
+        height_in=top_in + rows * pitch_in + _TICKS_IN,
+        names_in=names_in,
+        values_in=values_in,
         top_in=top_in,
+        bottom_in=_TICKS_IN,
     )
-
-
-def _has_legend(spec: _ChartSpec) -> bool:
-    return any(s.label for s in spec.series) or bool(spec.extra_legend)
 
 
 def _render(spec: _ChartSpec) -> str:
     import matplotlib
-    from matplotlib.figure import Figure
 
     names = [chart_label(n) for n in spec.names]
     layout = _layout(spec, names)
+    buffer = io.StringIO()
     with matplotlib.rc_context({**_RC, "font.size": layout.font_pt}), warnings.catch_warnings():
         # Without a CJK font, matplotlib warns for every Chinese glyph it measures; the
         # text stays text and the reader's browser draws it, so the warning is noise.
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
-        fig = Figure(figsize=(_WIDTH_IN, layout.height_in))
-        fig.subplots_adjust(
-            left=layout.left_in / _WIDTH_IN,
-            right=1 - layout.right_in / _WIDTH_IN,
-            top=1 - layout.top_in / layout.height_in,
-            bottom=_FOOTER_IN / layout.height_in,
-        )
-        ax = fig.add_subplot()
-        _draw_bars(ax, spec, names)
-        ax.set_title(
-            spec.title,
-            loc="left",
-            pad=_LEGEND_IN * 72 + 6 if _has_legend(spec) else 6,
-            fontsize=layout.font_pt + 2,
-            fontweight="bold",
-        )
-        if _has_legend(spec):
-            _draw_legend(ax, spec)
-        buffer = io.StringIO()
+        fig = _figure(spec, names, layout)
         fig.savefig(buffer, format="svg", metadata={"Date": None})
     return buffer.getvalue()
+
+
+def _figure(spec: _ChartSpec, names: Sequence[str], layout: _Layout) -> Figure:
+    """The chart as a matplotlib Figure (rc settings must already be in effect)."""
+    from matplotlib.figure import Figure
+    from matplotlib.transforms import blended_transform_factory
+
+    fig = Figure(figsize=(_WIDTH_IN, layout.height_in))
+    left_in = _EDGE_IN + layout.names_in + _GAP_IN
+    right_in = _GAP_IN + layout.values_in + _EDGE_IN
+    fig.subplots_adjust(
+        left=left_in / _WIDTH_IN,
+        right=1 - right_in / _WIDTH_IN,
+        top=1 - layout.top_in / layout.height_in,
+        bottom=layout.bottom_in / layout.height_in,
+    )
+    ax = fig.add_subplot()
+    ax.set_ylim(layout.rows - 0.5, -0.5)  # first layer at the top
+    ax.yaxis.set_visible(False)  # no y ticks: the rows are labelled by the name column
+    _draw_bars(ax, spec, layout)
+    # Names from the figure's left edge, values right of the plot; rows in data units.
+    rows = blended_transform_factory(fig.transFigure, ax.transData)
+    column = _text_column_class()
+    ax.add_artist(column(names, _EDGE_IN / _WIDTH_IN, rows, layout.font_pt))
+    ax.add_artist(
+        column(spec.right_labels, 1 - (right_in - _GAP_IN) / _WIDTH_IN, rows, layout.font_pt)
+    )
+    return fig
 
 
 def _positive(spec: _ChartSpec) -> list[float]:
     return [v for s in spec.series for v in s.values if v is not None and v > 0]
 
 
-def _draw_bars(ax: Axes, spec: _ChartSpec, names: Sequence[str]) -> None:
+def _draw_bars(ax: Axes, spec: _ChartSpec, layout: _Layout) -> None:
+    from matplotlib.patches import PathPatch
+    from matplotlib.transforms import blended_transform_factory
+
     positive = _positive(spec)
     log = bool(positive) and max(positive) / min(positive) > _LOG_SPAN
     # On a log axis bars start at the axis' left edge: half a step below the smallest value.
     floor = min(positive) / spec.log_base**0.5 if log else 0.0
+    # Stripes on every other row, across the whole figure: names, bars and values.
+    across = blended_transform_factory(ax.figure.transFigure, ax.transData)
+    stripes = [(0.0, 1.0, row) for row in range(1, layout.rows, 2)]
+    ax.add_artist(
+        PathPatch(
+            _boxes(stripes, 1.0),
+            transform=across,
+            facecolor=_STRIPE,
+            edgecolor="none",
+            linewidth=0,
+            clip_on=False,
+            zorder=0.1,
+        )
+    )
     height = 0.8 / len(spec.series)
     for index, series in enumerate(spec.series):
         offset = (index - (len(spec.series) - 1) / 2) * height
-        _bar_collection(ax, series, floor, offset, height * 0.92)
-    _value_axis(ax, spec, positive, floor if log else None)
-    ax.set_ylim(max(len(names), 1) - 0.5, -0.5)  # first layer at the top
-    _row_labels(ax, names, spec.right_labels)
+        boxes = [
+            (floor, value, row + offset)
+            for row, value in enumerate(series.values)
+            if value  # zero and missing values draw no bar
+        ]
+        if boxes:
+            ax.add_artist(
+                PathPatch(
+                    _boxes(boxes, height * 0.92),
+                    transform=ax.transData,
+                    facecolor=series.color,
+                    edgecolor="none",
+                    linewidth=0,
+                    zorder=2,
+                )
+            )
+    _value_axis(ax, spec, positive, floor if log else None, layout)
 
 
-def _bar_collection(ax: Axes, series: _Series, floor: float, offset: float, height: float) -> None:
-    """One series as a single PolyCollection of rectangles.
+def _boxes(spans: Sequence[tuple[float, float, float]], height: float) -> Any:
+    """One Path of rectangles ``(x0, x1, y-centre)`` ``height`` high: one ``<path>`` in the SVG.
 
-    ``barh`` makes one Rectangle artist per bar, each with its own transforms; for 200
-    layers that alone took about a third of the render time.
+    ``barh`` makes one Rectangle artist per bar (and a PolyCollection one ``<use>`` each);
+    a single compound path is drawn, and written, in one go.
     """
-    from matplotlib.collections import PolyCollection
+    from matplotlib.path import Path
 
-    boxes = []
-    for row, value in enumerate(series.values):
-        if value:  # zero and missing values draw no bar
-            y0, y1 = row + offset - height / 2, row + offset + height / 2
-            boxes.append([(floor, y0), (value, y0), (value, y1), (floor, y1)])
-    ax.add_collection(
-        PolyCollection(boxes, facecolors=series.color, edgecolors="none", label=series.label),
-        autolim=False,
-    )
+    half = height / 2
+    vertices: list[tuple[float, float]] = []
+    for x0, x1, y in spans:
+        vertices += [(x0, y - half), (x1, y - half), (x1, y + half), (x0, y + half), (x0, y - half)]
+    codes = [Path.MOVETO, Path.LINETO, Path.LINETO, Path.LINETO, Path.CLOSEPOLY] * len(spans)
+    return Path(vertices or [(0.0, 0.0)], codes or [Path.MOVETO])
 
 
-def _value_axis(ax: Axes, spec: _ChartSpec, positive: Sequence[float], floor: float | None) -> None:
+def _value_axis(
+    ax: Axes, spec: _ChartSpec, positive: Sequence[float], floor: float | None, layout: _Layout
+) -> None:
     """x axis: logarithmic from ``floor`` when given, else linear from 0; ticks formatted."""
-    from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator, NullLocator
 
     if floor is not None:
         ax.set_xscale("log", base=spec.log_base)
         ax.set_xlim(floor, max(positive) * spec.log_base**0.3)
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        # No minor ticks: each is several artists (~1 ms), the right column is exact.
+        ax.xaxis.set_minor_locator(NullLocator())
     elif positive:
         ax.set_xlim(0, max(positive) * 1.02)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=spec.integer))
+        if spec.log_base == 2:  # bytes: ticks on multiples of a power of two (128 KiB…)
+            step = 2 ** max(0, math.ceil(math.log2(max(positive) / 6)))
+            ax.xaxis.set_major_locator(MultipleLocator(step))
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=spec.integer))
     else:
         # Nothing to draw (e.g. no layer has parameters): an axis of 0…1 would only
         # show made-up tick values; the right column still gives every layer's 0.
         ax.set_xlim(0, 1)
         ax.set_xticks([])
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: spec.fmt_tick(v)))
-    ax.set_xlabel(spec.log_axis_label if floor is not None else spec.axis_label)
-    ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+    if layout.tall:  # the bottom axis is far away: label the top one too
+        ax.tick_params(axis="x", which="both", top=True, labeltop=True)
+    ax.grid(axis="x", color="#dddddd", linewidth=0.6, zorder=1)
     ax.set_axisbelow(True)
 
 
-def _row_labels(ax: Axes, names: Sequence[str], values: Sequence[str]) -> None:
-    """Layer names left of the bars, values right of them.
+@functools.cache
+def _text_column_class() -> Callable[[Sequence[str], float, Any, float], Artist]:
+    """A matplotlib Artist that draws one string per row, left-aligned at a fixed x.
 
-    Plain text artists rather than y ticks: a matplotlib Tick is several artists and is
-    measured again for every layout pass, which made a 200-layer chart 3× slower.
+    One artist for a whole column, drawing each string with ``renderer.draw_text`` at a
+    baseline computed from the row alone: unlike one ``Text`` per row, it never measures
+    a string (FreeType layout was most of the chart's cost) and all rows share one
+    graphics context and font. Defined on first use: matplotlib is imported lazily.
     """
-    from matplotlib.transforms import blended_transform_factory
+    from matplotlib.artist import Artist
+    from matplotlib.font_manager import FontProperties
 
-    ax.set_yticks([])
-    rows = blended_transform_factory(ax.transAxes, ax.transData)
-    for row, (name, value) in enumerate(zip(names, values, strict=True)):
-        ax.text(-0.01, row, name, transform=rows, ha="right", va="center", clip_on=False)
-        ax.text(1.01, row, value, transform=rows, ha="left", va="center", clip_on=False)
+    class TextColumn(Artist):
+        def __init__(self, strings: Sequence[str], x: float, transform: Any, size: float) -> None:
+            super().__init__()
+            self.strings = tuple(strings)
+            self.x = x
+            self.set_transform(transform)
+            self.font = FontProperties(size=size)  # family from the rc in effect
+            self.set_zorder(3)
 
+        def draw(self, renderer: Any) -> None:
+            if not self.get_visible() or not self.strings:
+                return
+            transform = self.get_transform()
+            points = transform.transform([(self.x, row) for row in range(len(self.strings))])
+            baseline = renderer.points_to_pixels(self.font.get_size_in_points() * _BASELINE_EM)
+            height = renderer.get_canvas_width_height()[1]
+            gc = renderer.new_gc()
+            gc.set_foreground("#000000")
+            for (x, y), text in zip(points, self.strings, strict=True):
+                if renderer.flipy():
+                    y, offset = height - y, baseline
+                else:
+                    offset = -baseline
+                renderer.draw_text(gc, x, y + offset, text, self.font, 0.0, ismath=False)
+            gc.restore()
+            self.stale = False
 
-def _draw_legend(ax: Axes, spec: _ChartSpec) -> None:
-    from matplotlib.patches import Patch
-
-    handles = [Patch(color=s.color, label=s.label) for s in spec.series if s.label]
-    # A note such as "measured: not available" is a legend row without a swatch.
-    handles += [Patch(facecolor="none", edgecolor="none", label=note) for note in spec.extra_legend]
-    ax.legend(
-        handles=handles,
-        loc="lower left",
-        bbox_to_anchor=(0.0, 1.0),
-        ncols=2,
-        frameon=False,
-        borderaxespad=0.2,
-        handlelength=1.2,
-        columnspacing=1.5,
-    )
+    return TextColumn

@@ -24,7 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from markupsafe import Markup
 
 from reportgen import __version__
-from reportgen.errors import RenderError
+from reportgen.errors import RenderError, ReportgenError
 from reportgen.model import LANGUAGES, LayerReport, ModelReport, Profile
 from reportgen.render.data import report_json
 from reportgen.render.i18n import HTML_LANG, translations
@@ -289,18 +289,131 @@ def chart_path(slug: str, kind: str, lang: str) -> str:
     return f"charts/{slug}-{kind}.{lang}.svg"
 
 
-def gather_charts(report: ModelReport, lang: str) -> dict[str, str]:
-    """{site path: SVG} for the report's charts in one language (no time chart untimed)."""
-    from reportgen.render.charts import memory_chart, params_chart, time_chart
+def gather_charts(report: ModelReport) -> dict[str, str]:
+    """{site path: SVG} for the report's charts in every language (no time chart untimed).
 
-    charts = {
-        chart_path(report.slug, "params", lang): params_chart(report, lang),
-        chart_path(report.slug, "memory", lang): memory_chart(report, lang),
+    A chart holds no words, only layer names and numbers (its title and legend are in the
+    page): it is drawn once and the same bytes serve each language's path.
+    """
+    from reportgen.render.charts import model_charts
+
+    return {
+        chart_path(report.slug, kind, lang): svg
+        for kind, svg in model_charts(report).items()
+        for lang in LANGUAGES
     }
-    timed = time_chart(report, lang)
-    if timed is not None:
-        charts[chart_path(report.slug, "time", lang)] = timed
-    return charts
+
+
+def chart_paths(report: ModelReport) -> list[str]:
+    """The site paths :func:`gather_charts` will return, without drawing anything."""
+    from reportgen.render.charts import chart_kinds
+
+    return [
+        chart_path(report.slug, kind, lang) for kind in chart_kinds(report) for lang in LANGUAGES
+    ]
+
+
+BACKGROUND_CHART_LAYERS = 2_000
+"""From this many layers in all, :class:`ChartDrawing` draws in a worker process."""
+
+
+def _can_fork() -> bool:
+    """Whether a chart worker may be forked: Linux, a second CPU, and no other thread.
+
+    ``fork`` hands the reports over for free (pickling 16,000 layers to a spawned worker
+    costs more than the worker saves), but is only safe where no other thread may hold a
+    lock at the time, and on macOS not at all.
+    """
+    import multiprocessing
+    import sys
+    import threading
+
+    return (
+        sys.platform == "linux"
+        and "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+        and len(os.sched_getaffinity(0)) > 1
+    )
+
+
+def _draw_in_worker(reports: list[ModelReport], send: Any) -> None:
+    """The forked worker: every report's {kind: SVG}, or the exception, down the pipe."""
+    import traceback
+
+    from reportgen.render.charts import model_charts
+
+    try:
+        message: tuple[str, Any] = ("ok", [model_charts(report) for report in reports])
+    except ReportgenError as exc:
+        message = ("error", exc)
+    except BaseException as exc:  # a bug: the parent says so, with this traceback as a note
+        error = RenderError(f"drawing the charts: {exc!r}")
+        error.add_note(traceback.format_exc())
+        message = ("error", error)
+    send.send(message)
+    send.close()
+
+
+class ChartDrawing:
+    """Every report's charts, being drawn: :meth:`result` waits for them, :meth:`stop` quits.
+
+    For a large site (``BACKGROUND_CHART_LAYERS`` layers or more) where :func:`_can_fork`,
+    the charts are drawn in one forked worker process while this one renders the pages,
+    so the two take about as long as the pages alone. Otherwise they are drawn here, at
+    once. Either way the result is the same bytes, in report order.
+    """
+
+    def __init__(self, reports: list[ModelReport]) -> None:
+        self.reports = reports
+        self._drawn: dict[str, str] | None = None
+        self._worker: Any = None
+        if sum(len(r.layers) for r in reports) < BACKGROUND_CHART_LAYERS or not _can_fork():
+            self._drawn = {path: svg for r in reports for path, svg in gather_charts(r).items()}
+            return
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        self._receive, send = context.Pipe(duplex=False)
+        # Forked, the worker has the reports already: they are not pickled.
+        self._worker = context.Process(target=_draw_in_worker, args=(reports, send), daemon=True)
+        self._worker.start()
+        send.close()
+
+    def paths(self) -> list[str]:
+        """The site paths of the charts, known before they are drawn."""
+        return [path for report in self.reports for path in chart_paths(report)]
+
+    def result(self) -> dict[str, str]:
+        """{site path: SVG}, waiting for the worker if there is one."""
+        if self._drawn is not None:
+            return self._drawn
+        try:
+            status, payload = self._receive.recv()
+        except EOFError:
+            self._worker.join()
+            raise RenderError(
+                f"the chart worker ended without a result (exit code {self._worker.exitcode})"
+            ) from None
+        finally:
+            self._receive.close()
+        self._worker.join()
+        if status != "ok":
+            raise payload
+        self._drawn = {
+            chart_path(report.slug, kind, lang): svg
+            for report, by_kind in zip(self.reports, payload, strict=True)
+            for kind, svg in by_kind.items()
+            for lang in LANGUAGES
+        }
+        return self._drawn
+
+    def stop(self) -> None:
+        """Abandon the charts (the pages failed, or Ctrl-C): the worker is killed at once."""
+        if self._worker is not None:
+            if self._worker.is_alive():
+                self._worker.kill()
+            self._worker.join()
+            self._receive.close()
 
 
 def perfetto_url(report: ModelReport, base_url: str | None) -> str | None:
@@ -480,11 +593,18 @@ def render_site(
 ) -> list[str]:
     """Render every page and chart, then write them, ``data/*.json`` and assets into ``dest``."""
     report_list = list(reports)
-    charts: dict[str, str] = {}
-    for report in report_list:
-        for lang in LANGUAGES:
-            charts.update(gather_charts(report, lang))
-    pages = gather_pages(report_list, failures or {}, charts, base_url)
+    # Charts are drawn meanwhile where they can be; the pages need only their paths.
+    drawing = ChartDrawing(report_list)
+    planned = {path: "" for path in drawing.paths()}
+    try:
+        pages = gather_pages(report_list, failures or {}, planned, base_url)
+    except BaseException:
+        drawing.stop()  # no worker is left behind
+        raise
+    charts = drawing.result()
+    if charts.keys() != planned.keys():  # the pages link exactly the charts there are
+        differ = sorted(charts.keys() ^ planned.keys())
+        raise RenderError(f"the charts drawn and the charts linked differ: {differ}")
     writer = SiteWriter(dest)
     for page in pages:
         writer.write(page.path, page.content)
