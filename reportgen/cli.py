@@ -155,10 +155,10 @@ def _render(
 ) -> None:
     from reportgen.pipeline import check_reports, load_reports, publish_site
 
-    reports = load_reports(model_dirs, order)
+    reports, dirs_by_slug = load_reports(model_dirs, order)
     for problem in check_reports(reports, strict):
         _log(f"reportgen: warning: {problem}")
-    publish_site(reports, model_dirs, out, base_url, failures)
+    publish_site(reports, dirs_by_slug, out, base_url, failures)
     if current_verbosity() != "quiet":
         _log(f"wrote {out}/ ({len(reports)} model{'s' if len(reports) != 1 else ''}, en + zh)")
 

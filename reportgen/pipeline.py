@@ -44,16 +44,19 @@ def load_report(model_dir: Path) -> ModelReport:
     return derive_model(facts, _article(model_dir))
 
 
-def load_reports(model_dirs: Iterable[Path], order: list[str] | None = None) -> list[ModelReport]:
-    reports = [load_report(d) for d in model_dirs]
-    slugs = [r.slug for r in reports]
+def load_reports(
+    model_dirs: Iterable[Path], order: list[str] | None = None
+) -> tuple[list[ModelReport], dict[str, Path]]:
+    """The reports, in the configuration's order, and the directory each was read from."""
+    loaded = [(load_report(d), d) for d in model_dirs]
+    slugs = [report.slug for report, _ in loaded]
     duplicates = {s for s in slugs if slugs.count(s) > 1}
     if duplicates:
         raise ReportgenError(f"the slug {sorted(duplicates)[0]!r} was collected twice")
     # The configuration's order, as build lists them; models it does not name, by name.
     rank = {slug: i for i, slug in enumerate(order or ())}
-    reports.sort(key=lambda r: (rank.get(r.slug, len(rank)), r.slug))
-    return reports
+    loaded.sort(key=lambda item: (rank.get(item[0].slug, len(rank)), item[0].slug))
+    return [report for report, _ in loaded], {report.slug: d for report, d in loaded}
 
 
 def check_reports(reports: Iterable[ModelReport], strict: bool) -> list[str]:
@@ -68,13 +71,12 @@ def check_reports(reports: Iterable[ModelReport], strict: bool) -> list[str]:
 
 def publish_site(
     reports: list[ModelReport],
-    model_dirs: list[Path],
+    dirs_by_slug: dict[str, Path],
     out: Path,
     base_url: str | None = None,
     failures: dict[str, str] | None = None,
 ) -> None:
     """Render into a temporary directory, copy each model's trace files, swap into ``out``."""
-    dirs_by_slug = {read_facts(d / "facts.json").slug: d for d in model_dirs}
 
     def build(tmp: Path) -> None:
         render_site(reports, tmp, failures, base_url)
