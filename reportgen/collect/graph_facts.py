@@ -37,7 +37,7 @@ import numpy as np
 import tensorflow as tf
 
 from reportgen import facts as F
-from reportgen.collect.source import CollectFailure
+from reportgen.collect.source import CollectFailure, one_line
 
 TENSOR_NAME_RE = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-/>]*:\d+$")
 
@@ -170,7 +170,7 @@ def _concrete_function(obj: Any) -> tuple[Any, Any, str] | None:
     try:
         concrete = call.get_concrete_function()
     except Exception as exc:
-        raise CollectFailure(f"the tf.function cannot be traced: {_one_line(exc)}") from exc
+        raise CollectFailure(f"the tf.function cannot be traced: {one_line(exc)}") from exc
     return concrete, call, str(name)
 
 
@@ -265,7 +265,7 @@ def read_graph_def(path: Path, shown: str) -> Any:
     except Exception as exc:  # google.protobuf's DecodeError, or a RuntimeError from C++
         raise CollectFailure(
             f"{shown}: not a TensorFlow GraphDef (the file is corrupt or is not a frozen "
-            f"graph: {_one_line(exc)})"
+            f"graph: {one_line(exc)})"
         ) from exc
     if not graph_def.node:
         raise CollectFailure(f"{shown}: not a TensorFlow GraphDef (it holds no graph nodes)")
@@ -476,7 +476,7 @@ def import_graph(graph_def: Any) -> Any:
         with graph.as_default():
             tf.graph_util.import_graph_def(graph_def, name="")
     except (ValueError, tf.errors.OpError) as exc:
-        raise CollectFailure(f"the graph cannot be imported: {_one_line(exc)}") from exc
+        raise CollectFailure(f"the graph cannot be imported: {one_line(exc)}") from exc
     return graph
 
 
@@ -1139,8 +1139,3 @@ def graph_forward(model: GraphModel) -> Any:
 def sample_inputs(model: GraphModel, batch_size: int) -> list[Any]:
     """Zeros of every input at the batch size: valid for float data and integer ids alike."""
     return [tf.zeros((batch_size, *i.dims), tf.as_dtype(i.dtype)) for i in model.inputs]
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 300 else text[:299] + "…"

@@ -19,6 +19,12 @@ class CollectFailure(Exception):
     """A model-specific failure inside the worker; its message becomes the user's one line."""
 
 
+def one_line(exc: BaseException) -> str:
+    """An exception's text on one line, at most 300 characters, for a one-line message."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:299] + "…"
+
+
 def load_factory(source: str) -> Any:
     """Import ``package.module:function`` from the current directory or ``PYTHONPATH``."""
     module_name, _, func_name = source.partition(":")

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from reportgen.collect.source import one_line
+
 EXIT_MODEL_FAILED = 3
 
 
@@ -146,7 +148,7 @@ def _write_facts(
         with phase("graph run (memory, FLOPs)"):
             memory, flops = measure()
     except Exception as exc:  # the report says what could not be measured, and why
-        notes.append(f"runtime memory and FLOPs were not measured: {_one_line(exc)}")
+        notes.append(f"runtime memory and FLOPs were not measured: {one_line(exc)}")
     else:
         notes.extend(_loop_notes(memory))
     if run_profiler is not None:
@@ -154,7 +156,7 @@ def _write_facts(
             with phase("profile (time per layer)"):
                 profile = run_profiler()
         except Exception as exc:
-            notes.append(f"the profiler did not run: {_one_line(exc)}")
+            notes.append(f"the profiler did not run: {one_line(exc)}")
     facts = dataclasses.replace(
         facts, memory=memory, flops=flops, profile=profile, notes=(*facts.notes, *notes)
     )
@@ -177,11 +179,6 @@ def _loop_notes(memory: Any) -> list[str]:
         f"out the work done in the loop of {named} (a recurrent layer runs its cell there "
         "once per time step); the derived figure counts it."
     ]
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 300 else text[:299] + "…"
 
 
 def _log_phases() -> None:
