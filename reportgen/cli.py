@@ -6,7 +6,9 @@ is printed as one line, ``reportgen: error: <model>: <cause>``, without a traceb
 
 from __future__ import annotations
 
+import os
 import signal
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -14,11 +16,11 @@ from pathlib import Path
 import click
 
 from reportgen import __version__
-from reportgen.collect import collect_models, default_memory_limit
+from reportgen.collect import check_collect_out, collect_models, default_memory_limit
 from reportgen.config import Config, ModelSpec, load_config
 from reportgen.errors import ReportgenError
 from reportgen.progress import collect_progress, current_verbosity, quiet_option, verbose_option
-from reportgen.publish import check_writable
+from reportgen.publish import Protected, check_out, protected_paths, publishing_lock, resolve_out
 
 
 def _log(message: str) -> None:
@@ -145,6 +147,18 @@ def _collect(
     return {error.slug: error.message for error in failed_in_order}
 
 
+def _protected(config: Config, specs: tuple[ModelSpec, ...]) -> list[Protected]:
+    """What ``--out`` may never be nor contain: the user's folders, models and articles."""
+    paths: list[tuple[str, str | None]] = []
+    for spec in specs:
+        paths += [
+            (f"the source of model {spec.slug!r}", spec.source_path),
+            (f"the English article of model {spec.slug!r}", spec.article_en),
+            (f"the Chinese article of model {spec.slug!r}", spec.article_zh),
+        ]
+    return protected_paths(config.path, paths)
+
+
 def _render(
     model_dirs: list[Path],
     out: Path,
@@ -155,12 +169,16 @@ def _render(
 ) -> None:
     from reportgen.pipeline import check_reports, load_reports, publish_site
 
+    _matplotlib_cache()
     reports, dirs_by_slug = load_reports(model_dirs, order)
     for problem in check_reports(reports, strict):
         _log(f"reportgen: warning: {problem}")
     publish_site(reports, dirs_by_slug, out, base_url, failures)
     if current_verbosity() != "quiet":
-        _log(f"wrote {out}/ ({len(reports)} model{'s' if len(reports) != 1 else ''}, en + zh)")
+        target = resolve_out(out)
+        into = f" (the link's target {target}/)" if target != out.absolute() else ""
+        count = f"{len(reports)} model{'s' if len(reports) != 1 else ''}"
+        _log(f"wrote {out}/{into} ({count}, en + zh)")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -176,7 +194,9 @@ def cli() -> None:
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="Site directory, replaced in one step when the build succeeds. [default: site]",
+    help="Site directory, replaced in one step when the build succeeds; an existing folder "
+    "must be empty or a site reportgen made. A symbolic link publishes into its target. "
+    "[default: site]",
 )
 @click.option("--strict", is_flag=True, help="Fail when any derived number disagrees with Keras.")
 @jobs_option
@@ -204,8 +224,11 @@ def build(
     """Collect, derive, render and publish the site (the built-in models by default)."""
     config, specs = _selected(config_path, models)
     out = out or Path(config.out)
-    check_writable(out)
-    with tempfile.TemporaryDirectory(prefix="reportgen-collect-") as tmp:
+    check_out(out, _protected(config, specs))
+    with (
+        publishing_lock(out, "build"),
+        tempfile.TemporaryDirectory(prefix="reportgen-collect-") as tmp,
+    ):
         failures = _collect(
             specs,
             Path(tmp),
@@ -264,6 +287,7 @@ def collect(
 ) -> None:
     """Collect facts from the models (TensorFlow runs here), for `reportgen render`."""
     _, specs = _selected(config_path, models)
+    check_collect_out(out, specs)
     failures = _collect(
         specs,
         out,
@@ -285,7 +309,8 @@ def collect(
     type=click.Path(path_type=Path, file_okay=False),
     default=Path("site"),
     show_default=True,
-    help="Site directory, replaced in one step on success.",
+    help="Site directory, replaced in one step on success; an existing folder must be empty "
+    "or a site reportgen made. A symbolic link publishes into its target.",
 )
 @click.option("--strict", is_flag=True, help="Fail when any derived number disagrees with Keras.")
 @base_url_option
@@ -303,13 +328,17 @@ def render(
     from reportgen.pipeline import find_collected
 
     config = load_config(config_path)
-    _render(
-        find_collected(dirs),
-        out,
-        strict,
-        [spec.slug for spec in config.models],
-        base_url or config.base_url,
-    )
+    model_dirs = find_collected(dirs)
+    inputs = [Protected(d, f"the collected folder {d}") for d in model_dirs]
+    check_out(out, [*_protected(config, config.models), *inputs])
+    with publishing_lock(out, "render"):
+        _render(
+            model_dirs,
+            out,
+            strict,
+            [spec.slug for spec in config.models],
+            base_url or config.base_url,
+        )
 
 
 @cli.command(name="list")
@@ -410,6 +439,27 @@ def diff(
 
 def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # one path for Ctrl-C and SIGTERM: stop workers, keep the old site
+
+
+def _matplotlib_cache() -> None:
+    """Keep matplotlib's font cache out of the user's home: in a private temp folder.
+
+    reportgen writes only inside ``--out`` and the temporary directory, so a read-only or
+    missing home works. The folder is kept between runs (the cache saves seconds) and is
+    used only when it is a real directory of this user's that nobody else can write.
+    """
+    if "MPLCONFIGDIR" in os.environ:
+        return
+    folder = Path(tempfile.gettempdir()) / f"reportgen-{os.getuid()}" / "matplotlib"
+    try:
+        for path in (folder.parent, folder):
+            path.mkdir(mode=0o700, exist_ok=True)
+            info = path.lstat()
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+                raise OSError(f"{path} is not a private directory")
+    except OSError:
+        folder = Path(tempfile.mkdtemp(prefix="reportgen-matplotlib-"))
+    os.environ["MPLCONFIGDIR"] = str(folder)
 
 
 def main(argv: list[str] | None = None) -> int:

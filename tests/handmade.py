@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from reportgen.facts import LayerFacts, ModelFacts, Shape, WeightFacts
@@ -140,3 +141,13 @@ def lenet_facts(
     )
     data.update(overrides)
     return ModelFacts(**data)
+
+
+def previous_site(site: Path, text: str = "the previous site") -> Path:
+    """A site as an earlier build published it: one page and reportgen's manifest."""
+    from reportgen.publish import MANIFEST, manifest_text
+
+    site.mkdir(parents=True, exist_ok=True)
+    (site / "index.html").write_text(text)
+    (site / MANIFEST).write_text(manifest_text(["index.html"]))
+    return site

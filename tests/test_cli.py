@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from reportgen.cli import main
+from tests.handmade import previous_site
 from tests.sitecheck import broken_links, parse
 
 GOLD = Path(__file__).parent / "gold"
@@ -132,8 +133,7 @@ def test_missing_module_names_model_and_cause(tmp_path: Path) -> None:
     (tmp_path / "reportgen.toml").write_text(
         "[[models]]\nslug = 'ghost'\nsource = 'no_such_module:build'\n"
     )
-    (tmp_path / "site").mkdir()
-    (tmp_path / "site" / "keep.txt").write_text("previous site")
+    previous_site(tmp_path / "site")
     result = run_cli("build", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
@@ -141,7 +141,7 @@ def test_missing_module_names_model_and_cause(tmp_path: Path) -> None:
         "(No module named 'no_such_module')"
     )
     assert "Traceback" not in result.stderr
-    assert (tmp_path / "site" / "keep.txt").read_text() == "previous site"
+    assert (tmp_path / "site" / "index.html").read_text() == "the previous site"
 
 
 def test_list_and_help(

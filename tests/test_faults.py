@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.handmade import previous_site
 from tests.sitecheck import parse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,10 +31,7 @@ def setup(tmp_path: Path, *models: tuple[str, str]) -> Path:
     (tmp_path / "reportgen.toml").write_text(
         "".join(CONFIG.format(slug=slug, source=source) for slug, source in models)
     )
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "index.html").write_text("the previous site")
-    return site
+    return previous_site(tmp_path / "site")
 
 
 def env_for(tmp_path: Path) -> dict[str, str]:
@@ -142,7 +140,14 @@ def test_unwritable_output_fails_before_collecting(tmp_path: Path) -> None:
 
 
 @pytest.mark.tf
-def test_keep_going_builds_the_others_and_marks_the_failures(tmp_path: Path) -> None:
+def test_keep_going_builds_the_others_and_marks_the_failures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A missing home: nothing (Keras's keras.json, matplotlib's cache) may be written there.
+    home = tmp_path / "no-home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("MPLCONFIGDIR", raising=False)
+    monkeypatch.delenv("KERAS_HOME", raising=False)
     site = setup(
         tmp_path,
         ("lenet", "reportgen.zoo.lenet:build_lenet"),
@@ -170,6 +175,7 @@ def test_keep_going_builds_the_others_and_marks_the_failures(tmp_path: Path) -> 
         row.select_one("th").get_text() for row in parse(site / "index.html").select("tr.failed")
     ]
     assert failed == ["crash", "number", "raises", "shapeless"]
+    assert not home.exists()
 
 
 def test_without_keep_going_one_failure_stops_the_build(tmp_path: Path) -> None:

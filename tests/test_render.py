@@ -16,7 +16,7 @@ from reportgen.model import Text
 from reportgen.pipeline import check_reports
 from reportgen.publish import publish
 from reportgen.render.site import layer_families, render_markdown, render_site
-from tests.handmade import layer, lenet_facts
+from tests.handmade import layer, lenet_facts, previous_site
 from tests.sitecheck import broken_links, external_references, parse
 
 ARTICLE = Text("## Why\n\nEnglish *article*.", "## 为什么\n\n中文**文章**。")
@@ -271,9 +271,7 @@ def test_same_input_renders_the_same_bytes(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_failed_build_leaves_previous_site(tmp_path: Path) -> None:
-    out = tmp_path / "site"
-    out.mkdir()
-    (out / "index.html").write_text("old")
+    out = previous_site(tmp_path / "site", "old")
 
     def failing(tmp: Path) -> None:
         (tmp / "index.html").write_text("half")

@@ -429,10 +429,11 @@ def test_lambda_file_through_the_cli_keeps_the_site(lambda_keras: Path, tmp_path
     import subprocess
     import sys
 
+    from tests.handmade import previous_site
+
     shutil.copy(lambda_keras, tmp_path / "double.keras")
     (tmp_path / "reportgen.toml").write_text('[[models]]\nslug = "lam"\nsource = "double.keras"\n')
-    (tmp_path / "site").mkdir()
-    (tmp_path / "site" / "index.html").write_text("the previous site")
+    previous_site(tmp_path / "site")
     result = subprocess.run(
         [sys.executable, "-m", "reportgen", "build", "--no-profile"],
         cwd=tmp_path,

@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -24,10 +25,26 @@ from pathlib import Path
 from typing import IO
 
 from reportgen.config import ModelSpec
-from reportgen.errors import CollectError
+from reportgen.errors import CollectError, ConfigError
 from reportgen.units import fmt_bytes
 
 EXIT_MODEL_FAILED = 3
+COLLECTED_MARKER = ".reportgen-collected"
+"""Written first into every model folder the collect stage makes: only such a folder is
+ever replaced by a later collection."""
+
+
+def check_collect_out(out: Path, specs: Sequence[ModelSpec]) -> None:
+    """Refuse, before anything runs, to replace a ``<out>/<slug>`` that collect did not make."""
+    for spec in specs:
+        dest = out / spec.slug
+        if not dest.exists() and not dest.is_symlink():
+            continue
+        if dest.is_symlink() or not dest.is_dir() or not (dest / COLLECTED_MARKER).is_file():
+            raise ConfigError(
+                f"{dest}: exists and was not made by `reportgen collect` (no {COLLECTED_MARKER}); "
+                "collect replaces only its own folders: choose another --out, or move it away"
+            )
 
 
 def _copy_articles(spec: ModelSpec, dest: Path) -> None:
@@ -120,16 +137,26 @@ def collect_one(
     """Collect one model into ``out/<slug>/``; raise :class:`CollectError` on any failure."""
     group = group or WorkerGroup()
     dest = out / spec.slug
+    check_collect_out(out, [spec])
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
+    (dest / COLLECTED_MARKER).write_text("made by reportgen collect\n", encoding="utf-8")
     spec_path = dest / "request.json"
     request = {"spec": spec.to_dict(), "profile": profile, "unsafe_load": unsafe_load}
     spec_path.write_text(json.dumps(request, ensure_ascii=False), encoding="utf-8")
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     log_path = dest / "worker.log"
-    with log_path.open("wb") as log:
+    # Keras writes keras.json under KERAS_HOME and matplotlib its caches under MPLCONFIGDIR:
+    # both go to the worker's own temporary folder, so the user's home is never written
+    # (and a read-only or missing home works).
+    with (
+        tempfile.TemporaryDirectory(prefix="reportgen-worker-") as home,
+        log_path.open("wb") as log,
+    ):
+        env["KERAS_HOME"] = os.path.join(home, "keras")
+        env["MPLCONFIGDIR"] = os.path.join(home, "matplotlib")
         returncode = group.run(
             [sys.executable, "-m", "reportgen.collect.worker", str(spec_path), str(dest)],
             log,
