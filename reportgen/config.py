@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from reportgen.articles import LEADS_OUTSIDE, article_problem
 from reportgen.errors import ConfigError
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -56,6 +57,8 @@ class ModelSpec:
     """Input tensor names of a frozen graph (``x:0``)."""
     outputs: tuple[str, ...] | None = None
     """Output tensor names of a frozen graph (``fc2/Softmax:0``)."""
+    article_root: str | None = None
+    """The directory the articles must stay inside: the configuration file's (absolute)."""
 
     @property
     def kind(self) -> str:
@@ -162,7 +165,12 @@ def _parse_model(raw: Any, index: int, path: Path | None, prefix: str) -> ModelS
         batch,
     )
     titles = _lang_table(raw.get("title", {}), path, f"{where}.title", "title")
-    articles = _lang_table(raw.get("article", {}), path, f"{where}.article", "article")
+    articles = {
+        lang: _article_path(value, base, path, f"{where}.article.{lang}")
+        for lang, value in _lang_table(
+            raw.get("article", {}), path, f"{where}.article", "article"
+        ).items()
+    }
     return ModelSpec(
         slug=slug,
         source=source,
@@ -170,11 +178,32 @@ def _parse_model(raw: Any, index: int, path: Path | None, prefix: str) -> ModelS
         title_zh=titles.get("zh", titles.get("en", slug)),
         input_shape=tuple(shape) if shape else None,
         batch_size=batch,
-        article_en=str(base / articles["en"]) if "en" in articles else None,
-        article_zh=str(base / articles["zh"]) if "zh" in articles else None,
+        article_en=articles.get("en"),
+        article_zh=articles.get("zh"),
+        article_root=str(base.resolve()) if articles else None,
         source_path=str((base / source).absolute()) if kind != "factory" else None,
         inputs=tensors["inputs"],
         outputs=tensors["outputs"],
+    )
+
+
+def _article_path(value: str, base: Path, path: Path | None, key: str) -> str:
+    """An article's path: relative, a regular file inside the configuration's directory.
+
+    Articles are published as they are: a path that leads elsewhere (``/etc/passwd``,
+    ``../../secret``, a symbolic link) would publish that file.
+    """
+    root = base.resolve()
+    candidate = base / value
+    if Path(value).is_absolute():
+        problem: str | None = "an absolute path; write it relative to the configuration file"
+    else:
+        problem = article_problem(candidate, root)
+    if problem is None:
+        return str(candidate)
+    detail = "" if problem.startswith(LEADS_OUTSIDE) else f" ({problem})"
+    raise ConfigError(
+        f"{_where(path, key)} must be a Markdown file inside {root}, got {value!r}{detail}"
     )
 
 

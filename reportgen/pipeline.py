@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from reportgen.articles import read_article
 from reportgen.derive import derive_model
 from reportgen.errors import CheckError, ReportgenError
 from reportgen.facts import read_facts
@@ -30,10 +32,15 @@ def find_collected(dirs: Iterable[Path]) -> list[Path]:
 
 
 def _article(model_dir: Path) -> Text | None:
+    """The collected articles: regular UTF-8 files inside ``model_dir``, or none at all.
+
+    A collected folder may come from another machine (a CI artifact); an article that is a
+    link, a directory or anything but a plain file is refused rather than published.
+    """
     texts = {}
     for lang in ("en", "zh"):
         path = model_dir / f"article.{lang}.md"
-        texts[lang] = path.read_text(encoding="utf-8") if path.is_file() else ""
+        texts[lang] = read_article(path, model_dir) if os.path.lexists(path) else ""
     if not any(texts.values()):
         return None
     return Text(texts["en"] or texts["zh"], texts["zh"] or texts["en"])

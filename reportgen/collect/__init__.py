@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from reportgen.articles import article_root, read_article
 from reportgen.config import ModelSpec
-from reportgen.errors import CollectError, ConfigError
+from reportgen.errors import CollectError, ConfigError, ReportgenError
 from reportgen.units import fmt_bytes
 
 EXIT_MODEL_FAILED = 3
@@ -52,9 +53,9 @@ def _copy_articles(spec: ModelSpec, dest: Path) -> None:
         if path is None:
             continue
         try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise CollectError(spec.slug, f"cannot read article {path} ({exc.strerror})") from exc
+            text = read_article(Path(path), article_root(spec, path))
+        except ReportgenError as exc:
+            raise CollectError(spec.slug, str(exc)) from exc
         (dest / f"article.{lang}.md").write_text(text, encoding="utf-8")
 
 

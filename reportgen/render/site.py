@@ -20,6 +20,7 @@ from urllib.parse import quote
 from xml.sax.saxutils import escape as xml_escape
 
 import markdown
+import nh3
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, pass_context
 from markupsafe import Markup
 
@@ -108,11 +109,70 @@ _CJK_LINE_BREAK = re.compile(
 )
 
 
+# What an article's HTML may hold: what Markdown (with the extensions below) writes, and
+# a few inline tags authors reach for. Everything else is removed by nh3 (ammonia).
+_ARTICLE_TAGS = {
+    *("h1", "h2", "h3", "h4", "h5", "h6", "p", "br", "hr", "blockquote"),
+    *("ul", "ol", "li", "a", "img", "code", "pre", "em", "strong", "del", "sub", "sup"),
+    *("table", "thead", "tbody", "tr", "th", "td"),
+}
+_ARTICLE_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title"},
+    "code": {"class"},
+    "ol": {"start"},
+}
+# The tables extension aligns a column with exactly these; no other style gets through.
+_CELL_ALIGN = {
+    "style": {f"text-align: {side};" for side in ("left", "center", "right")},
+    "align": {"left", "center", "right"},
+}
+# Removed with their content (any other unknown tag is removed and its text kept).
+_ARTICLE_DROPPED = {"script", "style", "template", "iframe", "object", "embed", "noscript"}
+_CODE_LANGUAGE = re.compile(r"language-[\w+#.-]{1,40}")
+
+
+def _article_attribute(tag: str, name: str, value: str) -> str | None:
+    """nh3's attribute filter: a fenced block's language class, a list's start number."""
+    if name == "class":
+        return value if _CODE_LANGUAGE.fullmatch(value) else None
+    if name == "start":
+        return value if value.isascii() and value.isdigit() and len(value) <= 9 else None
+    return value
+
+
 def render_markdown(text: str) -> Markup:
-    """A model article (trusted project documentation, not model data) as HTML."""
+    """A model article as HTML, sanitised: articles are untrusted text.
+
+    An article comes from a collected folder, which in CI is another job's artifact, so
+    the HTML Markdown makes of it goes through an allow-list (nh3): the tags Markdown
+    writes for headings, paragraphs, lists, links, images, code, emphasis, quotes, rules
+    and tables, plus ``del``, ``sub``, ``sup`` and ``br``; attributes only ``href`` and
+    ``title`` on links, ``src``, ``alt`` and ``title`` on images, a ``language-…`` class
+    on code, ``start`` on numbered lists and the tables extension's ``text-align`` on
+    cells. A URL must be http, https, mailto or relative: a ``javascript:`` or ``data:``
+    link keeps its text and loses the URL.
+
+    Raw HTML in an article is allowed through the same list, not shown as escaped text:
+    an author's ``<sup>2</sup>`` or ``<br>`` works, any other tag (``<div>``, ``<span
+    onclick=…>``) is removed and its text kept, so no words are lost and no markup shows
+    up on the page; ``script``, ``style``, ``iframe``, ``object``, ``embed``,
+    ``template`` and ``noscript`` are removed with their content. Comments are removed.
+    """
     text = _CJK_LINE_BREAK.sub("", text)
     html = markdown.markdown(text, extensions=["tables", "fenced_code", "sane_lists"])
-    return Markup(html)
+    clean = nh3.clean(
+        html,
+        tags=_ARTICLE_TAGS,
+        clean_content_tags=_ARTICLE_DROPPED,
+        attributes=_ARTICLE_ATTRIBUTES,
+        attribute_filter=_article_attribute,
+        tag_attribute_values={"th": _CELL_ALIGN, "td": _CELL_ALIGN},
+        url_schemes={"http", "https", "mailto"},
+        link_rel=None,
+        strip_comments=True,
+    )
+    return Markup(clean)
 
 
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
