@@ -426,13 +426,15 @@ def diff(
     output: Path | None,
 ) -> None:
     """Compare two sites or data directories: a Markdown table of what changed."""
-    from reportgen.diff import TimeNoise, run_diff
+    from reportgen.diff import TimeNoise, check_output_path, run_diff, write_markdown
 
+    if output is not None:
+        check_output_path(output)  # before any work
     noise = TimeNoise(relative=time_threshold, floor_us=time_floor)
     markdown, failures = run_diff(old, new, fail_on, noise, max_layers)
     click.echo(markdown, nl=False)
     if output is not None:
-        output.write_text(markdown, encoding="utf-8")
+        write_markdown(output, markdown)
     if failures:
         raise ReportgenError(f"diff: {'; '.join(failures)} (--fail-on {fail_on})")
 

@@ -13,13 +13,14 @@ labelled as possible noise, and never fails the command.
 
 from __future__ import annotations
 
-import json
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reportgen.errors import ReportgenError
+from reportgen.jsonfile import MiB, check, load_json, schema
 from reportgen.units import fmt_int, fmt_us
 
 Number = int | float
@@ -210,8 +211,25 @@ class SiteDiff:
 # --- reading ---------------------------------------------------------------------------
 
 
+MAX_REPORT_BYTES = 512 * MiB
+"""Largest ``data/<slug>.json`` that ``diff`` reads (ResNet50's: about 300 KiB)."""
+MAX_REPORT_DEPTH = 64
+"""Deepest nesting of arrays and objects in a report (real ones: under 10)."""
+REPORT_SCHEMA = "report.schema.json"
+"""The schema of the reports this reportgen writes (the site ships it too)."""
+ANY_REPORT_SCHEMA = "report-diff.schema.json"
+"""What ``diff`` reads of a report of another ``schema_version`` (an older site)."""
+
+
 def load_data(path: Path) -> dict[str, dict[str, Any]]:
-    """``{slug: report}`` from a site, a ``data`` directory, or one ``<slug>.json`` file."""
+    """``{slug: report}`` from a site, a ``data`` directory, or one ``<slug>.json`` file.
+
+    Each file is untrusted (a site built elsewhere): at most :data:`MAX_REPORT_BYTES`,
+    nested at most :data:`MAX_REPORT_DEPTH` deep, then, if it is a report (it has a
+    ``schema_version``), valid against ``report.schema.json``, or for another schema
+    version against what ``diff`` reads. Other JSON files are skipped (``data/`` also holds
+    ``report.schema.json``). A fault is one line naming the file and the field.
+    """
     if path.is_file():
         files = [path]
     elif (path / "data").is_dir():
@@ -222,12 +240,12 @@ def load_data(path: Path) -> dict[str, dict[str, Any]]:
         raise ReportgenError(f"{path}: no such site, data directory or file")
     reports: dict[str, dict[str, Any]] = {}
     for file in files:
-        try:
-            data = json.loads(file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ReportgenError(f"{file}: not a readable JSON report ({exc})") from exc
+        if file is not path and not file.is_file():
+            continue  # a directory named x.json
+        data = load_json(file, MAX_REPORT_BYTES, MAX_REPORT_DEPTH, "JSON report")
         if not _is_report(data):
             continue  # e.g. data/report.schema.json
+        check_report(data, file)
         slug = data["slug"]
         if slug in reports:
             raise ReportgenError(f"{file}: the slug {slug!r} appears twice in {path}")
@@ -238,13 +256,45 @@ def load_data(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def _is_report(data: Any) -> bool:
-    return (
-        isinstance(data, dict)
-        and isinstance(data.get("schema_version"), int)
-        and isinstance(data.get("slug"), str)
-        and isinstance(data.get("layers"), list)
-        and isinstance(data.get("totals"), dict)
+    """A report says its schema version; anything else in ``data/`` is not one."""
+    return isinstance(data, dict) and "schema_version" in data
+
+
+def check_report(data: dict[str, Any], file: Path) -> None:
+    """A report of this reportgen's schema version against ``report.schema.json``; one of
+    another version (an older or newer site) against the fields ``diff`` reads."""
+    current = schema(REPORT_SCHEMA)["properties"]["schema_version"]["const"]
+    is_current = data.get("schema_version") == current and isinstance(
+        data.get("schema_version"), int
     )
+    check(data, REPORT_SCHEMA if is_current else ANY_REPORT_SCHEMA, file)
+
+
+def check_output_path(path: Path) -> None:
+    """Fail before any work when the Markdown cannot be written to ``path``: its folder
+    is missing or not writable, or it is a directory."""
+    folder = path.parent
+    cause = None
+    if path.is_dir():
+        cause = "it is a directory"
+    elif not folder.is_dir():
+        missing = "is not a directory" if folder.exists() else "does not exist"
+        cause = f"the folder {folder} {missing}"
+    elif path.exists() and not os.access(path, os.W_OK):
+        cause = "the file is not writable"
+    elif not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
+        cause = f"the folder {folder} is not writable"
+    if cause is not None:
+        raise ReportgenError(f"{path}: cannot write the Markdown there: {cause}")
+
+
+def write_markdown(path: Path, text: str) -> None:
+    """Write the Markdown table; an OS failure is one line naming the path and the cause."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        cause = exc.strerror or type(exc).__name__
+        raise ReportgenError(f"{path}: cannot write the Markdown: {cause}") from exc
 
 
 # --- comparing -------------------------------------------------------------------------

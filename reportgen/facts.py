@@ -8,12 +8,14 @@ can run on different machines.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from reportgen.config import SLUG_RE
 from reportgen.errors import ReportgenError
+from reportgen.jsonfile import MiB, check, field_path, load_json, short
 
 FACTS_VERSION = 1
 """Version of the collected-facts format. 1: layers, weights, shapes, Keras counts.
@@ -22,6 +24,18 @@ Fields added later have defaults and are read with defaults, so files written be
 still read: per layer ``parent``, ``calls``, ``call_input_shapes``, ``call_output_shapes``,
 ``input_names``, ``output_dtypes``; per model ``optimizer``.
 """
+
+MAX_FACTS_BYTES = 512 * MiB
+"""Largest ``facts.json`` that ``render`` reads (ResNet50 with runtime measurements and a
+profile: under 1 MiB; a text model whose loop ops were all traced: about 8 MiB)."""
+MAX_FACTS_DEPTH = 64
+"""Deepest nesting of arrays and objects in a ``facts.json`` (real ones: under 10)."""
+MAX_ELEMENTS = 2**62
+"""Most elements one tensor may hold (a batch of it for a layer's inputs and outputs): far
+beyond any real model, and small enough that every derived byte and FLOP count stays a
+number that formats and charts."""
+FACTS_SCHEMA = "facts.schema.json"
+"""The JSON Schema of ``facts.json``, shipped in ``reportgen/schema``."""
 
 Shape = tuple[int | None, ...]
 
@@ -204,7 +218,7 @@ class ModelFacts:
                 f"collected facts have format version {version!r}, this reportgen reads "
                 f"{FACTS_VERSION}; collect them again with this version"
             )
-        if not isinstance(data.get("slug"), str) or not SLUG_RE.match(data["slug"]):
+        if not isinstance(data.get("slug"), str) or not SLUG_RE.fullmatch(data["slug"]):
             # The slug names output files: a doctored facts file must not write elsewhere.
             raise ReportgenError(f"collected facts have an invalid slug {data.get('slug')!r}")
         layers = tuple(_layer_from_dict(item) for item in data["layers"])
@@ -274,7 +288,12 @@ def _memory_from_dict(data: dict[str, Any] | None) -> MemoryMeasurement | None:
     if data is None:
         return None
     ops = tuple(
-        OpMemory(**{**op, "shape": tuple(op["shape"]) if op.get("shape") is not None else None})
+        OpMemory(
+            **{
+                **_known(OpMemory, op),
+                "shape": tuple(op["shape"]) if op.get("shape") is not None else None,
+            }
+        )
         for op in data["ops"]
     )
     return MemoryMeasurement(
@@ -283,7 +302,9 @@ def _memory_from_dict(data: dict[str, Any] | None) -> MemoryMeasurement | None:
         layer_bytes=dict(data["layer_bytes"]),
         layer_notes={
             name: tuple(
-                MemoryNote(**{**note, "fused_ops": tuple(note.get("fused_ops", ()))})
+                MemoryNote(
+                    **{**_known(MemoryNote, note), "fused_ops": tuple(note.get("fused_ops", ()))}
+                )
                 for note in notes
             )
             for name, notes in data["layer_notes"].items()
@@ -296,8 +317,23 @@ def _memory_from_dict(data: dict[str, Any] | None) -> MemoryMeasurement | None:
 def _profile_from_dict(data: dict[str, Any] | None) -> ProfileMeasurement | None:
     if data is None:
         return None
-    ops = tuple(OpTime(**{**op, "times_us": tuple(op["times_us"])}) for op in data["ops"])
-    return ProfileMeasurement(**{**data, "ops": ops, "layer_time_us": dict(data["layer_time_us"])})
+    ops = tuple(
+        OpTime(**{**_known(OpTime, op), "times_us": tuple(op["times_us"])}) for op in data["ops"]
+    )
+    return ProfileMeasurement(
+        **{
+            **_known(ProfileMeasurement, data),
+            "ops": ops,
+            "layer_time_us": dict(data["layer_time_us"]),
+        }
+    )
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``data`` that are fields of the dataclass ``cls`` (a newer reportgen
+    may add others; they are ignored, as they are on a model and a layer)."""
+    names = {f.name for f in fields(cls)}
+    return {key: value for key, value in data.items() if key in names}
 
 
 def _flops_from_dict(data: dict[str, Any] | None) -> FlopsMeasurement | None:
@@ -311,11 +347,67 @@ def _flops_from_dict(data: dict[str, Any] | None) -> FlopsMeasurement | None:
 
 
 def read_facts(path: Path) -> ModelFacts:
-    """Read one ``<slug>.facts.json``; a damaged file is a user error, not a traceback."""
+    """Read one ``facts.json``, which may come from another machine: not trusted.
+
+    In order: at most :data:`MAX_FACTS_BYTES`, nested at most :data:`MAX_FACTS_DEPTH`
+    deep (both before parsing), the format version and the slug, the JSON Schema
+    ``facts.schema.json`` (types, non-negative bounded counts and dimensions, finite
+    times), tensors of at most :data:`MAX_ELEMENTS` elements. Any fault is a
+    :class:`ReportgenError` of one line naming the file and the field, never a traceback.
+    """
+    data = load_json(path, MAX_FACTS_BYTES, MAX_FACTS_DEPTH, "collected-facts file")
+    if isinstance(data, dict):
+        _check_identity(data, path)
+    check(data, FACTS_SCHEMA, path)
+    _check_sizes(data, path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
         return ModelFacts.from_dict(data)
-    except ReportgenError:
-        raise
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ReportgenError(f"{path}: not a readable collected-facts file ({exc})") from exc
+    except ReportgenError as exc:
+        raise ReportgenError(f"{path}: {exc}") from exc
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # the schema prevents it
+        raise ReportgenError(
+            f"{path}: not a readable collected-facts file ({type(exc).__name__}: {short(str(exc))})"
+        ) from exc
+
+
+def _check_identity(data: dict[str, Any], path: Path) -> None:
+    """The format version and the slug first, each with the message that says what to do."""
+    if "facts_version" in data and data["facts_version"] != FACTS_VERSION:
+        raise ReportgenError(
+            f"{path}: facts_version: the collected facts have format version "
+            f"{short(data['facts_version'])}, this reportgen reads {FACTS_VERSION}; collect "
+            "them again with this version"
+        )
+    slug = data.get("slug")
+    if "slug" in data and not (isinstance(slug, str) and SLUG_RE.fullmatch(slug)):
+        # The slug names output files: a doctored facts file must not write elsewhere.
+        raise ReportgenError(
+            f"{path}: slug: invalid slug {short(slug)} (lowercase letters, digits, '-' "
+            "and '_', at most 64)"
+        )
+
+
+def _check_sizes(data: dict[str, Any], path: Path) -> None:
+    """No tensor holds more than :data:`MAX_ELEMENTS` elements (each dimension is bounded
+    by the schema, their product is not). Inputs and outputs count at the batch size."""
+    batch: int = data["batch_size"]
+    where: list[tuple[tuple[str | int, ...], list[int | None], int]] = []
+    for i, layer in enumerate(data["layers"]):
+        for key in ("input_shapes", "output_shapes"):
+            where += [(("layers", i, key, j), s, batch) for j, s in enumerate(layer[key])]
+        for key in ("call_input_shapes", "call_output_shapes"):
+            for c, call in enumerate(layer.get(key, ())):
+                where += [(("layers", i, key, c, j), s, batch) for j, s in enumerate(call)]
+        for k, weight in enumerate(layer["weights"]):
+            where.append((("layers", i, "weights", k, "shape"), weight["shape"], 1))
+    memory = data.get("memory")
+    for k, op in enumerate(memory["ops"] if memory else ()):
+        if op["shape"] is not None:
+            where.append((("memory", "ops", k, "shape"), op["shape"], 1))
+    for parts, shape, factor in where:
+        if factor * math.prod(d for d in shape if d is not None) > MAX_ELEMENTS:
+            at = f" at batch size {factor:,}" if factor != 1 else ""
+            raise ReportgenError(
+                f"{path}: {field_path(parts)}: the shape {short(shape)} holds more than "
+                f"2**62 elements{at}"
+            )

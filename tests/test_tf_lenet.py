@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -42,6 +43,10 @@ def test_collected_layers(facts: ModelFacts) -> None:
     assert [(w.shape, w.trainable) for w in conv1.weights] == [((5, 5, 1, 32), True), ((32,), True)]
     assert conv1.config["kernel_size"] == [5, 5] and conv1.config["padding"] == "same"
     assert facts.keras_params == 3_274_634
+    # What the collect stage writes to facts.json validates against the shipped schema.
+    from reportgen.jsonfile import validator
+
+    assert not list(validator("facts.schema.json").iter_errors(json.loads(facts.to_json())))
 
 
 def test_every_derived_count_equals_keras(facts: ModelFacts) -> None:

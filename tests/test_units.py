@@ -98,3 +98,51 @@ def test_fmt_us(value, text):  # type: ignore[no-untyped-def]
 
 def test_fmt_percent():
     assert fmt_percent(0.0123) == "1.23%"
+
+
+def _fmt_bytes_before(value: int) -> str:
+    """fmt_bytes as it was before huge integers were handled: the reference for all others."""
+    if value < 1024:
+        return f"{value} B"
+    scaled = float(value)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        scaled /= 1024
+        if scaled < 1024 or unit == "TiB":
+            text = f"{scaled:.2f}".rstrip("0").rstrip(".")
+            return f"{text} {unit}"
+    raise AssertionError("unreachable")
+
+
+def test_fmt_bytes_is_unchanged_below_the_float_range():
+    import random
+
+    rng = random.Random(7)
+    values = [rng.randrange(2 ** rng.randrange(1, 200)) for _ in range(5000)]
+    values += [2**k + d for k in range(0, 1023, 7) for d in (-1, 0, 1)]
+    values += [-5, 0, 1023, 1024, 1025, 10**308]
+    for value in values:
+        assert fmt_bytes(value) == _fmt_bytes_before(value), value
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (10**400, "9.09e+387 TiB"),
+        (2**1024, "1.63e+296 TiB"),
+        (10**5000, "9.09e+4987 TiB"),
+        (-(10**5000), "-1e+5000 B"),
+    ],
+    ids=["10**400", "2**1024", "10**5000", "-10**5000"],  # (no str() past 4,300 digits)
+)
+def test_fmt_bytes_of_a_huge_integer(value, text):  # type: ignore[no-untyped-def]
+    assert fmt_bytes(value) == text
+
+
+def test_formatters_never_raise_on_a_huge_integer():
+    huge = 10**5000
+    assert fmt_int(huge) == "1e+5000"
+    assert fmt_int(10**400) == f"{10**400:,}"
+    assert fmt_shape((None, huge, 3)) == "(None, 1e+5000, 3)"
+    assert fmt_us(10**400) == "1e+394 s"
+    assert fmt_us(float("inf")) == "inf s"
+    assert fmt_percent(10**400) == "1e+402%"

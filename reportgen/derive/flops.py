@@ -30,7 +30,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from reportgen.derive.params import (
+    MAX_DERIVED,
     einsum_weight_shapes,
+    impossible_value,
     inner_layer_facts,
     named_inputs,
     resolved_output_shapes,
@@ -1660,8 +1662,16 @@ def _one_call_flops(layer: LayerFacts, batch_size: int) -> Derivation:
     rule = FLOPS_RULES.get(layer.class_name)
     if rule is not None:
         try:
-            return rule(layer, batch_size)
-        except (KeyError, TypeError, ValueError, ZeroDivisionError, IndexError):
+            derived = rule(layer, batch_size)
+            if derived.value is not None and not 0 <= derived.value <= MAX_DERIVED:
+                what = impossible_value(derived.value)
+                return _unknown(
+                    f"The {layer.class_name} configuration gives an impossible FLOPs count "
+                    f"({what[0]}).",
+                    f"{layer.class_name} 的配置给出了不可能的浮点运算量（{what[1]}）。",
+                )
+            return derived
+        except (KeyError, TypeError, ValueError, ArithmeticError, IndexError):
             # A config that lacks a field the rule needs (or holds it in an unexpected
             # form) means "not derivable", never a crash of the whole report.
             return _unknown(

@@ -1145,19 +1145,31 @@ def generic_params(layer: LayerFacts, reason: Text | None = None) -> Derivation:
     )
     formula = Formula(Sum(terms) if len(terms) > 1 else terms[0])
     lead = (
-        Text(reason.en + " ", reason.zh)
+        Text(reason.en + " This", reason.zh)
         if reason is not None
         else Text(
-            f"reportgen has no dedicated formula for {layer.class_name}; ",
+            f"reportgen has no dedicated formula for {layer.class_name}; this",
             f"reportgen 还没有针对 {layer.class_name} 的专门公式，",
         )
     )
     explanation = Text(
-        f"{lead.en}this is the generic count: the sum over the layer's weights of the product "
+        f"{lead.en} is the generic count: the sum over the layer's weights of the product "
         "of each weight's shape.",
         f"{lead.zh}这里用通用方法计数：把该层每个权重张量各维大小相乘，再对所有权重求和。",
     )
     return Derivation(formula.value, "generic", explanation, formula)
+
+
+MAX_DERIVED = 2**62
+"""The largest count a formula may yield (as the facts schema bounds every count)."""
+
+
+def impossible_value(value: int) -> tuple[str, str]:
+    """A count no layer can have, described in English and Chinese."""
+    if value < 0:
+        return "a negative number", "负数"
+    digits = f"{len(str(value)):,}"
+    return f"a number of {digits} digits", f"一个 {digits} 位数"
 
 
 def derive_params(layer: LayerFacts) -> Derivation:
@@ -1168,8 +1180,21 @@ def derive_params(layer: LayerFacts) -> Derivation:
         if reason is not None:
             return generic_params(layer, reason)
         try:
-            return rule(layer)
-        except (KeyError, TypeError, ValueError, IndexError):
+            derived = rule(layer)
+            if derived.value is not None and not 0 <= derived.value <= MAX_DERIVED:
+                # A doctored or broken configuration (a negative or astronomically large
+                # field): the weights' own shapes are the better witness.
+                what = impossible_value(derived.value)
+                return generic_params(
+                    layer,
+                    Text(
+                        f"The {layer.class_name} configuration gives an impossible count "
+                        f"({what[0]}).",
+                        f"{layer.class_name} 的配置给出了不可能的参数量（{what[1]}）。",
+                    ),
+                )
+            return derived
+        except (KeyError, TypeError, ValueError, IndexError, ArithmeticError):
             # A configuration without a field the formula needs (or holding it in another
             # form, e.g. from a newer Keras) must not crash the report: count generically.
             return generic_params(
