@@ -6,6 +6,7 @@ choose what to show and format it, they do no arithmetic.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from reportgen.expr import Formula
@@ -93,7 +94,9 @@ class LayerReport:
 
 @dataclass(frozen=True)
 class Totals:
-    params: int
+    params: int | None
+    """Σ derived parameters over the rows; None when any row's count cannot be derived
+    (``ModelReport.params_note`` says why): an unknown is never added up as zero."""
     trainable_params: int
     non_trainable_params: int
     param_bytes: int
@@ -102,13 +105,15 @@ class Totals:
     keras_trainable_params: int
     keras_non_trainable_params: int
     layers: int
+    """Rows that are layers (the row of weights a subclassed model holds itself is not)."""
     flops: int | None = None
     """Σ derived FLOPs over the layers that have a FLOPs derivation."""
 
     @property
     def params_match(self) -> bool:
         return (
-            self.params == self.keras_params
+            self.params is not None
+            and self.params == self.keras_params
             and self.trainable_params == self.keras_trainable_params
             and self.non_trainable_params == self.keras_non_trainable_params
         )
@@ -140,7 +145,12 @@ class FlopsCheck:
 
     @property
     def relative_difference(self) -> float:
-        return abs(self.difference) / self.measured if self.measured else 0.0
+        if not self.measured:
+            return 0.0
+        try:
+            return abs(self.difference) / self.measured
+        except OverflowError:  # a derived count beyond any float: far from the measurement
+            return math.inf
 
     @property
     def agrees(self) -> bool:
@@ -210,14 +220,29 @@ class Mismatch:
     layer: str
     quantity: str
     derived: int | None
+    """None: the derived number is unknown (``detail`` says why), not a different one."""
     reference: int
     reference_name: str
+    detail: str = ""
+    """Why, in a few English words: what a derived total leaves out, or why it is unknown."""
+
+    @property
+    def unknown(self) -> bool:
+        """The number could not be derived at all (rather than derived and different)."""
+        return self.derived is None
 
     def describe(self) -> str:
-        return (
+        if self.derived is None:
+            why = f": {self.detail}" if self.detail else ""
+            return (
+                f"the derived {self.quantity} is unknown{why}; "
+                f"{self.reference_name} counts {self.reference}"
+            )
+        text = (
             f"layer {self.layer!r}: derived {self.quantity} {self.derived} "
             f"!= {self.reference_name} {self.reference}"
         )
+        return f"{text} ({self.detail})" if self.detail else text
 
 
 @dataclass(frozen=True)
@@ -241,3 +266,6 @@ class ModelReport:
     """What each derived parameter count is checked against."""
     training: TrainingMemory | None = None
     """Estimated memory of one training step (weights, gradients, optimizer, activations)."""
+    params_note: Text | None = None
+    """Why the derived parameter total is unknown (``totals.params`` is None), in each
+    language; None when every count was derived."""

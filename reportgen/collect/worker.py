@@ -88,7 +88,8 @@ def _collect_keras(model: Any, spec: Any, out: Path, profile: bool) -> None:
     from reportgen.collect.profiler import phase, profile_forward, profile_model
 
     with phase("keras facts"):
-        ensure_built(model, spec.slug, spec.input_shape)
+        # A subclassed model comes back as the view of it that one symbolic call gave.
+        model = ensure_built(model, spec.slug, spec.input_shape)
         facts = model_facts(model, spec)
     traced: TracedForward | None = None
 

@@ -8,9 +8,22 @@ from reportgen.derive.flops import derive_flops
 from reportgen.derive.measured import layer_time, measured_memory
 from reportgen.derive.memory import derive_activation
 from reportgen.derive.params import derive_params
+from reportgen.derive.subclassed import (
+    UnknownTotal,
+    is_not_called,
+    is_own_weights,
+    not_called_activation,
+    not_called_flops,
+    not_called_params,
+    own_weights_activation,
+    own_weights_flops,
+    own_weights_params,
+    unknown_total,
+)
 from reportgen.derive.training import derive_training
 from reportgen.facts import LayerFacts, ModelFacts
 from reportgen.model import (
+    Derivation,
     FlopsCheck,
     LayerReport,
     Mismatch,
@@ -29,10 +42,27 @@ def _weight_split(layer: LayerFacts) -> tuple[int, int]:
     return trainable, frozen
 
 
+def _derivations(
+    layer: LayerFacts, batch_size: int
+) -> tuple[Derivation, Derivation, Derivation | None]:
+    """Parameters, output bytes and FLOPs of one row (see :mod:`reportgen.derive.subclassed`
+    for the rows of a subclassed model that are not a layer, or did not run)."""
+    if is_own_weights(layer):
+        return own_weights_params(layer), own_weights_activation(), own_weights_flops()
+    if is_not_called(layer):
+        params = not_called_params(layer, derive_params(layer))
+        return params, not_called_activation(), not_called_flops()
+    return (
+        derive_params(layer),
+        derive_activation(layer, batch_size),
+        derive_flops(layer, batch_size),
+    )
+
+
 def derive_layer(index: int, layer: LayerFacts, facts: ModelFacts) -> LayerReport:
     trainable, frozen = _weight_split(layer)
     batch_size = facts.batch_size
-    activation = derive_activation(layer, batch_size)
+    params, activation, flops = _derivations(layer, batch_size)
     measured, note = measured_memory(layer.name, activation.value, facts.memory)
     return LayerReport(
         index=index,
@@ -41,12 +71,12 @@ def derive_layer(index: int, layer: LayerFacts, facts: ModelFacts) -> LayerRepor
         class_name=layer.class_name,
         output_shapes=layer.output_shapes,
         dtype=layer.compute_dtype,
-        params=derive_params(layer),
+        params=params,
         keras_params=layer.keras_params,
         trainable_params=trainable,
         non_trainable_params=frozen,
         activation=activation,
-        flops=derive_flops(layer, batch_size),
+        flops=flops,
         measured_bytes=measured,
         measured_note=note,
         measured_flops=facts.flops.by_layer.get(layer.name) if facts.flops else None,
@@ -76,13 +106,30 @@ REFERENCES = {
 
 
 def find_mismatches(
-    layers: tuple[LayerReport, ...], totals: Totals, reference: Text = REFERENCES["keras"]
+    layers: tuple[LayerReport, ...],
+    totals: Totals,
+    reference: Text = REFERENCES["keras"],
+    unknown: UnknownTotal | None = None,
 ) -> tuple[Mismatch, ...]:
+    """Each derived count that disagrees with its reference, and at most one line for an
+    unknown total: a count that cannot be derived is not a disagreement, and is not
+    reported layer by layer (``unknown`` says which and why)."""
     found = [
         Mismatch(layer.name, "parameters", layer.params.value, layer.keras_params, reference.en)
         for layer in layers
-        if not layer.params_match
+        if layer.params.value is not None and not layer.params_match
     ]
+    if totals.params is None:
+        found.append(
+            Mismatch(
+                "(model)",
+                "parameter total",
+                None,
+                totals.keras_params,
+                reference.en,
+                detail=unknown.detail if unknown is not None else "",
+            )
+        )
     for quantity, derived, count in (
         ("parameters (model total)", totals.params, totals.keras_params),
         ("trainable parameters", totals.trainable_params, totals.keras_trainable_params),
@@ -92,22 +139,39 @@ def find_mismatches(
             totals.keras_non_trainable_params,
         ),
     ):
-        if derived != count:
+        if derived is not None and derived != count:
             found.append(Mismatch("(model)", quantity, derived, count, reference.en))
     return tuple(found)
 
 
 def _flops_mismatch(check: FlopsCheck | None) -> tuple[Mismatch, ...]:
-    """A model total more than 1 % away from TensorFlow's profiler count is a disagreement."""
+    """A model total more than 1 % away from TensorFlow's profiler count is a disagreement.
+
+    When some layers have no FLOPs formula, the line says that the derived total leaves
+    them out (which is then the likely cause)."""
     if check is None or check.relative_difference <= 0.01:
         return ()
-    return (Mismatch("(model)", "FLOPs", check.derived, check.measured, "TensorFlow profiler"),)
+    detail = ""
+    if check.unknown_layers:
+        names = ", ".join(check.unknown_layers[:5]) + (
+            ", …" if len(check.unknown_layers) > 5 else ""
+        )
+        detail = f"the derived total leaves out what has no FLOPs formula: {names}"
+    return (
+        Mismatch(
+            "(model)", "FLOPs", check.derived, check.measured, "TensorFlow profiler", detail=detail
+        ),
+    )
 
 
 def derive_model(facts: ModelFacts, article: Text | None = None) -> ModelReport:
     layers = tuple(derive_layer(i, layer, facts) for i, layer in enumerate(facts.layers))
+    reference = REFERENCES.get(facts.reference, REFERENCES["keras"])
+    unknown = unknown_total(facts.layers, layers, facts.keras_params, reference)
+    params = [layer.params.value for layer in layers]
     totals = Totals(
-        params=sum(layer.params.value or 0 for layer in layers),
+        # An underived count is never added up as zero: the total is then unknown.
+        params=None if any(p is None for p in params) else sum(p or 0 for p in params),
         trainable_params=sum(layer.trainable_params for layer in layers),
         non_trainable_params=sum(layer.non_trainable_params for layer in layers),
         param_bytes=_param_bytes(facts),
@@ -115,11 +179,10 @@ def derive_model(facts: ModelFacts, article: Text | None = None) -> ModelReport:
         keras_params=facts.keras_params,
         keras_trainable_params=facts.keras_trainable_params,
         keras_non_trainable_params=facts.keras_non_trainable_params,
-        layers=len(layers),
+        layers=sum(1 for layer in facts.layers if not is_own_weights(layer)),
         flops=sum(layer.flops.value or 0 for layer in layers if layer.flops),
     )
     flops = _flops_check(facts, layers, totals)
-    reference = REFERENCES.get(facts.reference, REFERENCES["keras"])
     return ModelReport(
         slug=facts.slug,
         title=Text(facts.title.get("en", facts.slug), facts.title.get("zh", facts.slug)),
@@ -128,7 +191,7 @@ def derive_model(facts: ModelFacts, article: Text | None = None) -> ModelReport:
         framework=dict(facts.framework),
         layers=layers,
         totals=totals,
-        mismatches=find_mismatches(layers, totals, reference) + _flops_mismatch(flops),
+        mismatches=find_mismatches(layers, totals, reference, unknown) + _flops_mismatch(flops),
         article=article,
         runtime=_runtime_memory(facts, layers),
         flops=flops,
@@ -136,6 +199,7 @@ def derive_model(facts: ModelFacts, article: Text | None = None) -> ModelReport:
         notes=facts.notes,
         reference=reference,
         training=derive_training(facts, layers),
+        params_note=unknown.reason if unknown is not None else None,
     )
 
 
