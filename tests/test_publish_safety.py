@@ -466,3 +466,20 @@ def test_collect_refuses_a_folder_it_did_not_make(
     spec = load_config().select(["lenet"])[0]
     with pytest.raises(ReportgenError, match="was not made by"):
         check_collect_out(work / "out", [spec.__class__(**{**spec.__dict__, "slug": "link"})])
+
+
+def test_a_failed_write_that_names_no_file_is_named_for_it(
+    work: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A full disk fails ``write()``, whose error carries no file name: the site names it."""
+    real = Path.write_text
+
+    def failing(self: Path, *args: object, **kwargs: object) -> int:
+        if self.name == "lenet.html":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "write_text", failing)
+    assert render("--out", "site") == 1
+    assert "site/en/lenet.html: cannot write (No space left on device)" in one_error_line(capsys)
+    assert sorted(p.name for p in work.iterdir()) == ["collected"]

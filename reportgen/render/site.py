@@ -558,11 +558,16 @@ class SiteWriter:
             raise RenderError(f"two outputs want the same path {relpath!r}")
         self.written.add(relpath)
         target = self.root / relpath
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, str):
-            target.write_text(content, encoding="utf-8", newline="\n")
-        else:
-            target.write_bytes(content)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, str):
+                target.write_text(content, encoding="utf-8", newline="\n")
+            else:
+                target.write_bytes(content)
+        except OSError as exc:
+            if exc.filename is None:  # a failed write() names no file: name the one written
+                raise OSError(exc.errno, exc.strerror, str(target)) from exc
+            raise
 
 
 def copy_trace_files(model_dir: Path, profile: Profile, dest: Path) -> None:
