@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Union
 
 from reportgen.expr import Formula
 from reportgen.facts import Shape
+from reportgen.i18n import format_value, translate
 
 LANGUAGES = ("en", "zh")
 """Site languages, in the order the pages list them. ``zh`` is Simplified Chinese."""
@@ -18,13 +20,60 @@ LANGUAGES = ("en", "zh")
 
 @dataclass(frozen=True)
 class Text:
-    """A sentence in each site language."""
+    """A sentence written out in each site language (prose specific to one formula).
+
+    Sentences that recur (reasons, notes, assumptions) are :class:`Msg` instead: one
+    English text, translated through the catalog.
+    """
 
     en: str
     zh: str
 
     def get(self, lang: str) -> str:
         return self.zh if lang == "zh" else self.en
+
+
+Arg = Union[int, float, str, "Text", "Msg"]
+"""A value for a :class:`Msg` field: numbers are formatted for the page's language,
+sentences (:class:`Text`, :class:`Msg`) are put in that language."""
+
+
+@dataclass(frozen=True)
+class Msg:
+    """A sentence from the translation catalog (``locales/*/LC_MESSAGES/messages.po``).
+
+    ``msgid`` is the English sentence with ``%(name)s`` fields; ``args`` are the fields'
+    values, as plain data. The page's language picks the translation and formats each
+    value (:func:`reportgen.i18n.format_value`): derive states what it found, render says
+    it in the reader's language. Make one with :func:`msg`, which the catalog extractor
+    (``python -m reportgen.render.catalog``) finds in the source.
+    """
+
+    msgid: str
+    args: tuple[tuple[str, Arg], ...] = ()
+
+    def get(self, lang: str) -> str:
+        template = translate(lang, self.msgid)
+        if not self.args:
+            return template
+        return template % {name: format_value(value, lang) for name, value in self.args}
+
+    @property
+    def en(self) -> str:
+        return self.get("en")
+
+    @property
+    def zh(self) -> str:
+        return self.get("zh")
+
+
+def msg(msgid: str, /, **args: Arg) -> Msg:
+    """A catalog sentence; ``msgid`` must be a string literal so the extractor sees it."""
+    return Msg(msgid, tuple(sorted(args.items())))
+
+
+Prose = Text | Msg
+"""A sentence a page shows: written out per language, or from the catalog."""
 
 
 @dataclass(frozen=True)

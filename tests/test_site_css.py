@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reportgen.render.resources import resource_dir
+from reportgen.resources import resource_dir
 
 CSS = (resource_dir("templates") / "assets" / "style.css").read_text(encoding="utf-8")
 

@@ -1,7 +1,8 @@
-"""Keep the translation catalogs in step with the templates.
+"""Keep the translation catalogs in step with the templates and the Python source.
 
 ``python -m reportgen.render.catalog`` extracts every ``_()``/``{% trans %}`` string from
-``templates/`` and merges it into each catalog, keeping existing translations; new
+``templates/`` and every ``msg("...")`` sentence from ``reportgen/`` (see
+:class:`reportgen.model.Msg`) and merges them into each catalog, keeping existing translations; new
 strings arrive with an empty translation, which the test suite rejects until a
 translator fills them in.
 """
@@ -15,8 +16,8 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
-from reportgen.render.i18n import CATALOG_LOCALE, DOMAIN, catalog_path
-from reportgen.render.resources import resource_dir
+from reportgen.i18n import CATALOG_LOCALE, DOMAIN, catalog_path
+from reportgen.resources import resource_dir
 
 HEADER_COMMENT = (
     "# Interface strings of reportgen's site templates.\n"
@@ -40,13 +41,52 @@ def template_messages() -> Catalog:
     return catalog
 
 
+_PYTHON_METHOD_MAP = [("**.py", "python")]
+_PYTHON_KEYWORDS = {"msg": None}
+"""``msg("English sentence with %(field)s", field=...)``: see :class:`reportgen.model.Msg`."""
+
+
+def python_messages() -> Catalog:
+    """Every ``msg(...)`` sentence in reportgen's Python source, with where it appears."""
+    catalog = Catalog(domain=DOMAIN, project="reportgen")
+    package = Path(__file__).resolve().parent.parent
+    for filename, lineno, message, comments, context in extract_from_dir(
+        str(package), _PYTHON_METHOD_MAP, keywords=_PYTHON_KEYWORDS
+    ):
+        catalog.add(
+            message,
+            None,
+            [(f"reportgen/{filename}", lineno)],
+            auto_comments=comments,
+            context=context,
+            flags=("python-format",) if "%(" in str(message) else (),
+        )
+    return catalog
+
+
+def all_messages() -> Catalog:
+    """The templates' strings, then the Python source's sentences: what a catalog holds."""
+    catalog = template_messages()
+    for message in python_messages():
+        if message.id:
+            catalog.add(
+                message.id,
+                None,
+                message.locations,
+                auto_comments=message.auto_comments,
+                context=message.context,
+                flags=message.flags,
+            )
+    return catalog
+
+
 def read_catalog(lang: str) -> Catalog:
     with open(catalog_path(lang), "rb") as fh:
         return read_po(fh, locale=CATALOG_LOCALE[lang], domain=DOMAIN)
 
 
 def update_catalogs() -> list[Path]:
-    template = template_messages()
+    template = all_messages()
     written = []
     for lang, locale in CATALOG_LOCALE.items():
         path = Path(catalog_path(lang))

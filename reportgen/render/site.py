@@ -26,11 +26,11 @@ from markupsafe import Markup
 
 from reportgen import __version__
 from reportgen.errors import RenderError, ReportgenError
+from reportgen.i18n import HTML_LANG, translations
 from reportgen.model import LANGUAGES, LayerReport, ModelReport, Profile
 from reportgen.render.data import report_json
-from reportgen.render.i18n import HTML_LANG, translations
 from reportgen.render.math import formula_mathml, symbolic_mathml
-from reportgen.render.resources import resource_dir
+from reportgen.resources import resource_dir
 from reportgen.units import dtype_bytes, fmt_bytes, fmt_int, fmt_percent, fmt_shape, fmt_us
 
 LANGUAGE_NAMES = {"en": "English", "zh": "简体中文"}
