@@ -22,7 +22,8 @@ FACTS_VERSION = 1
 
 Fields added later have defaults and are read with defaults, so files written before them
 still read: per layer ``parent``, ``calls``, ``call_input_shapes``, ``call_output_shapes``,
-``input_names``, ``output_dtypes``; per model ``optimizer``.
+``input_names``, ``output_dtypes``; per model ``optimizer``. ``notes`` hold keyed objects
+(:class:`CollectNote`) now; the English sentences older collectors wrote there still read.
 """
 
 MAX_FACTS_BYTES = 512 * MiB
@@ -185,6 +186,28 @@ class FlopsMeasurement:
     by_layer: dict[str, int]
 
 
+NoteValue = str | int | list[str]
+
+
+@dataclass(frozen=True)
+class CollectNote:
+    """A remark of the collect stage on what it could not measure, or how it read the model:
+    a key and the values its sentence needs, no sentence. Derive turns it into one in each
+    language (:mod:`reportgen.derive.notes`).
+
+    ``key`` is one of: ``graph_origin`` (``kind``: ``tf.function`` or ``frozen graph``; the
+    model is no Keras model), ``frozen_constants`` (a frozen graph's constants are counted as
+    trainable parameters), ``unused_weights`` (``names`` of the weights the forward pass does
+    not use; ``count`` when only the first names are known), ``loop_flops`` (``layers``
+    whose While loop TensorFlow's FLOPs profiler does not look into),
+    ``memory_not_measured`` / ``profiler_failed`` (``error``: why the graph run / the
+    profiler failed).
+    """
+
+    key: str
+    values: dict[str, NoteValue] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class ModelFacts:
     slug: str
@@ -197,7 +220,9 @@ class ModelFacts:
     keras_non_trainable_params: int
     layers: tuple[LayerFacts, ...]
     facts_version: int = FACTS_VERSION
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[str | CollectNote, ...] = field(default_factory=tuple)
+    """The collect stage's remarks (:class:`CollectNote`); files written before notes had
+    keys hold English sentences instead, which still read."""
     memory: MemoryMeasurement | None = None
     profile: ProfileMeasurement | None = None
     flops: FlopsMeasurement | None = None
@@ -233,13 +258,19 @@ class ModelFacts:
             keras_non_trainable_params=int(data["keras_non_trainable_params"]),
             layers=layers,
             facts_version=version,
-            notes=tuple(data.get("notes", ())),
+            notes=tuple(_note_from_dict(note) for note in data.get("notes", ())),
             memory=_memory_from_dict(data.get("memory")),
             profile=_profile_from_dict(data.get("profile")),
             flops=_flops_from_dict(data.get("flops")),
             optimizer=_optimizer_from_dict(data.get("optimizer")),
             reference=str(data.get("reference", "keras")),
         )
+
+
+def _note_from_dict(data: str | dict[str, Any]) -> str | CollectNote:
+    if isinstance(data, str):
+        return data
+    return CollectNote(key=str(data["key"]), values=dict(data.get("values", {})))
 
 
 def _shape(value: Any) -> Shape:

@@ -14,7 +14,7 @@ import pytest
 
 from reportgen.config import ModelSpec
 from reportgen.derive import derive_model
-from reportgen.facts import ModelFacts
+from reportgen.facts import CollectNote, ModelFacts
 from reportgen.model import ModelReport
 
 pytestmark = pytest.mark.tf
@@ -58,7 +58,7 @@ def graph_report(model: Any, slug: str) -> tuple[ModelFacts, ModelReport]:
 
     layout = graph_layout(model)
     facts = graph_model_facts(model, layout, spec(slug, "x:y"))
-    memory, flops = measure_graph_model(model, layout, 1)
+    memory, flops = measure_graph_model(model, layout.index, 1)
     facts = round_trip(dataclasses.replace(facts, memory=memory, flops=flops))
     return facts, derive_model(facts)
 
@@ -132,7 +132,7 @@ def test_lenet_tf_derives_the_keras_lenet_numbers(
 
 
 def test_lenet_tf_layers_are_its_name_scopes(lenet_tf: tuple[ModelFacts, ModelReport]) -> None:
-    facts, _ = lenet_tf
+    facts, report = lenet_tf
     conv1 = facts.layers[1]
     assert conv1.config["kernel_size"] == [5, 5] and conv1.config["filters"] == 32
     assert (conv1.config["padding"], conv1.config["strides"]) == ("same", [1, 1])
@@ -145,7 +145,9 @@ def test_lenet_tf_layers_are_its_name_scopes(lenet_tf: tuple[ModelFacts, ModelRe
     assert conv1.output_shapes == ((None, 28, 28, 32),)
     assert facts.layers[-1].config["activation"] == "softmax"
     assert facts.framework["tensorflow"]
-    assert "not a Keras model" in facts.notes[0]
+    assert facts.notes[0] == CollectNote("graph_origin", {"kind": "tf.function"})
+    assert "not a Keras model" in report.notes[0].en
+    assert "不是 Keras 模型" in report.notes[0].zh
 
 
 def test_lenet_tf_runtime_memory(lenet_tf: tuple[ModelFacts, ModelReport]) -> None:
@@ -170,11 +172,13 @@ def test_frozen_graph_round_trip(
     facts, report = frozen
     assert_same_numbers_as_keras_lenet(report, keras_lenet)
     assert [w.name for w in facts.layers[1].weights] == ["conv1/kernel", "conv1/bias"]
-    assert any("frozen" in note for note in facts.notes)
+    assert facts.notes[0] == CollectNote("graph_origin", {"kind": "frozen graph"})
+    assert "frozen" in report.notes[0].en and "冻结" in report.notes[0].zh
 
 
 def test_frozen_graph_profile(frozen_model: Any, tmp_path: Path) -> None:
-    from reportgen.collect.graph_facts import graph_forward, graph_layout, sample_inputs
+    from reportgen.collect.graph_facts import graph_layout
+    from reportgen.collect.graphdef import graph_forward, sample_inputs
     from reportgen.collect.profiler import profile_forward
 
     layout = graph_layout(frozen_model)
@@ -182,8 +186,7 @@ def test_frozen_graph_profile(frozen_model: Any, tmp_path: Path) -> None:
         graph_forward(frozen_model),
         sample_inputs(frozen_model, 2),
         tmp_path,
-        layout.layer_names,
-        layout.layer_of,
+        layout.index,
         steps=2,
         warmup=1,
     )
@@ -250,7 +253,7 @@ def lambda_keras(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_lambda_file_is_refused_naming_the_flag(lambda_keras: Path, tmp_path: Path) -> None:
-    from reportgen.collect.source import CollectFailure
+    from reportgen.collect.log import CollectFailure
     from reportgen.collect.worker import collect_into
 
     model = spec("lam", "models/double.keras", source_path=str(lambda_keras))
@@ -311,7 +314,7 @@ def _make(directory: Path, name: str, content: bytes | None) -> Path:
 def test_bad_files_are_one_line(
     tmp_path: Path, name: str, content: bytes | None, cause: str
 ) -> None:
-    from reportgen.collect.source import CollectFailure
+    from reportgen.collect.log import CollectFailure
     from reportgen.collect.worker import collect_into
 
     path = _make(tmp_path, name, content)
@@ -333,7 +336,8 @@ def test_bad_files_are_one_line(
 def test_a_keras_zip_without_a_model(tmp_path: Path) -> None:
     import zipfile
 
-    from reportgen.collect.source import CollectFailure, check_model_file
+    from reportgen.collect.log import CollectFailure
+    from reportgen.collect.source import check_model_file
 
     path = tmp_path / "other.keras"
     with zipfile.ZipFile(path, "w") as archive:
@@ -344,7 +348,7 @@ def test_a_keras_zip_without_a_model(tmp_path: Path) -> None:
 
 def test_pb_with_unknown_tensor_names(frozen_pb: Path) -> None:
     from reportgen.collect.graph_facts import load_frozen_graph
-    from reportgen.collect.source import CollectFailure
+    from reportgen.collect.log import CollectFailure
 
     with pytest.raises(CollectFailure, match=r"net\.pb: has no input tensor 'image:0' \("):
         load_frozen_graph(frozen_pb, "net.pb", ["image:0"], ["fc2/Softmax:0"], None)
@@ -356,7 +360,7 @@ def test_graph_object_without_signature_is_one_line() -> None:
     import tensorflow as tf
 
     from reportgen.collect.graph_facts import graph_model_from_object
-    from reportgen.collect.source import CollectFailure
+    from reportgen.collect.log import CollectFailure
 
     with pytest.raises(CollectFailure, match="has no input_signature; give it one"):
         graph_model_from_object(tf.function(lambda x: x), "pkg:build")

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.tf
+
 
 @pytest.fixture(scope="module")
 def lenet_batch1(lenet_model: Any) -> tuple[Any, Any]:
@@ -21,7 +23,6 @@ def lenet_batch8(lenet_model: Any) -> tuple[Any, Any]:
     return measure_graph(lenet_model, 8)
 
 
-@pytest.mark.tf
 def test_layer_output_allocations_match_the_classic_table(lenet_batch1: tuple[Any, Any]) -> None:
     memory, _ = lenet_batch1
     # 28×28×32×4, 14×14×64×4, 1024×4 bytes (DESIGN.md's LeNet table).
@@ -30,7 +31,6 @@ def test_layer_output_allocations_match_the_classic_table(lenet_batch1: tuple[An
     assert memory.layer_bytes["fc1"] == 4_096
 
 
-@pytest.mark.tf
 def test_every_layer_and_the_input_layer_are_reported(lenet_batch1: tuple[Any, Any]) -> None:
     memory, _ = lenet_batch1
     expected = {"image", "conv1", "pool1", "conv2", "pool2", "flatten", "fc1", "dropout", "fc2"}
@@ -40,7 +40,6 @@ def test_every_layer_and_the_input_layer_are_reported(lenet_batch1: tuple[Any, A
     assert memory.layer_notes["image"][0].nbytes == 3136
 
 
-@pytest.mark.tf
 def test_flatten_reuses_its_input_buffer(lenet_batch1: tuple[Any, Any]) -> None:
     memory, _ = lenet_batch1
     reshapes = [op for op in memory.ops if op.layer == "flatten" and op.op_type == "Reshape"]
@@ -55,14 +54,12 @@ def test_flatten_reuses_its_input_buffer(lenet_batch1: tuple[Any, Any]) -> None:
     )
 
 
-@pytest.mark.tf
 def test_dropout_at_inference_allocates_nothing(lenet_batch1: tuple[Any, Any]) -> None:
     memory, _ = lenet_batch1
     assert memory.layer_bytes["dropout"] is None
     assert [n.kind for n in memory.layer_notes["dropout"]] == ["no_op"]
 
 
-@pytest.mark.tf
 def test_ops_carry_their_layer_and_allocator_record(lenet_batch1: tuple[Any, Any]) -> None:
     memory, _ = lenet_batch1
     conv1 = [op for op in memory.ops if op.layer == "conv1" and op.requested_bytes == 100_352]
@@ -75,7 +72,6 @@ def test_ops_carry_their_layer_and_allocator_record(lenet_batch1: tuple[Any, Any
     assert 0 < memory.allocator_peak_bytes <= memory.allocator_total_bytes
 
 
-@pytest.mark.tf
 def test_flops_match_the_profiler_oracle(lenet_batch1: tuple[Any, Any]) -> None:
     _, flops = lenet_batch1
     assert flops.total == 27_844_156
@@ -84,7 +80,6 @@ def test_flops_match_the_profiler_oracle(lenet_batch1: tuple[Any, Any]) -> None:
     assert sum(flops.by_layer.values()) == flops.total
 
 
-@pytest.mark.tf
 def test_batch_of_eight_scales_the_allocations(lenet_batch8: tuple[Any, Any]) -> None:
     memory, flops = lenet_batch8
     assert memory.layer_bytes["conv1"] == 8 * 100_352 == 802_816
@@ -99,7 +94,6 @@ def lenet_traced(lenet_model: Any) -> Any:
     return trace_model_forward(lenet_model, 1)
 
 
-@pytest.mark.tf
 def test_a_shared_trace_measures_the_same(
     lenet_model: Any, lenet_traced: Any, lenet_batch1: tuple[Any, Any]
 ) -> None:
@@ -114,7 +108,6 @@ def test_a_shared_trace_measures_the_same(
     assert {op.op: op.layer for op in memory.ops} == {op.op: op.layer for op in expected_memory.ops}
 
 
-@pytest.mark.tf
 def test_a_shared_trace_must_have_the_batch(lenet_model: Any, lenet_traced: Any) -> None:
     from reportgen.collect.graph_run import measure_graph
 
@@ -122,11 +115,10 @@ def test_a_shared_trace_must_have_the_batch(lenet_model: Any, lenet_traced: Any)
         measure_graph(lenet_model, 8, lenet_traced)
 
 
-@pytest.mark.tf
 def test_traced_forward_maps_its_nodes_to_layers(lenet_traced: Any) -> None:
     assert lenet_traced.layer_names[0] == "image"  # the InputLayer first
     assert [tuple(t.shape) for t in lenet_traced.zero_inputs()] == [(1, 28, 28, 1)]
     nodes = [op.name for op in lenet_traced.function.graph.get_operations()]
-    layers = {lenet_traced.layer_of(node) for node in nodes}
+    layers = {lenet_traced.index.layer_of(node) for node in nodes}
     assert {"conv1", "pool1", "conv2", "fc1", "fc2"} <= layers
-    assert lenet_traced.layer_of("Identity") is None
+    assert lenet_traced.index.layer_of("Identity") is None

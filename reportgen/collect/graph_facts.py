@@ -26,10 +26,10 @@ Imports TensorFlow; only the collect worker process loads this module.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,17 @@ import numpy as np
 import tensorflow as tf
 
 from reportgen import facts as F
-from reportgen.collect.source import CollectFailure, one_line
+from reportgen.collect.graphdef import (
+    GraphInput,
+    GraphModel,
+    GraphWeight,
+    captured_values,
+    feedable_graph_def,
+    import_graph,
+    with_input_shapes,
+)
+from reportgen.collect.log import CollectFailure, one_line
+from reportgen.collect.opindex import OpIndex
 
 TENSOR_NAME_RE = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-/>]*:\d+$")
 
@@ -69,81 +79,6 @@ POOL_OPS = {
 }
 VARIABLE_OPS = frozenset({"VariableV2", "Variable", "VarHandleOp"})
 DROPOUT_OPS = frozenset({"RandomUniform", "GreaterEqual", "Floor", "SelectV2", "Select"})
-
-
-# ---------------------------------------------------------------------------------------------
-# The graph model
-
-
-@dataclass(frozen=True)
-class GraphInput:
-    """One fed input: its placeholder node, dtype and shape without the batch dimension."""
-
-    node: str
-    dtype: str
-    dims: tuple[int | None, ...]
-
-
-@dataclass
-class GraphWeight:
-    """One parameter tensor: a variable (read by fed placeholders) or a constant in the graph."""
-
-    name: str
-    nodes: tuple[str, ...]
-    """Graph nodes holding it: the placeholders standing for its reads, or the Const node."""
-    shape: tuple[int, ...]
-    dtype: str
-    trainable: bool
-    value: np.ndarray | None = None
-    """Value fed to each of ``nodes``; None when the graph holds the value (a Const)."""
-    is_variable: bool = False
-    resident: str | None = None
-    """The variable's handle node when an op uses the handle itself (a While loop): the
-    graph then holds the variable, set once from the value before running."""
-
-    @property
-    def all_nodes(self) -> tuple[str, ...]:
-        return (*self.nodes, self.resident) if self.resident else self.nodes
-
-    @property
-    def size(self) -> int:
-        return math.prod(self.shape)
-
-
-@dataclass
-class GraphModel:
-    """A forward pass as a GraphDef, with what is needed to feed it and to name its parts."""
-
-    name: str
-    kind: str
-    """``"tf.function"`` (traced from a factory's object) or ``"frozen graph"`` (a .pb)."""
-    graph_def: Any
-    inputs: tuple[GraphInput, ...]
-    outputs: tuple[str, ...]
-    weights: tuple[GraphWeight, ...]
-    forward: Any | None = None
-    """The callable to profile (the tf.function); None: built from ``graph_def``."""
-    notes: list[str] = field(default_factory=list)
-    constant_feeds: dict[str, np.ndarray] = field(default_factory=dict)
-    """Captured constants that are not weights (integer tables, scalars), fed by tensor name."""
-
-    def feeds(self) -> dict[str, np.ndarray]:
-        """Placeholder tensor name → value, for every fed weight read and captured constant."""
-        feeds = dict(self.constant_feeds)
-        for weight in self.weights:
-            if weight.value is not None:
-                feeds.update({f"{node}:0": weight.value for node in weight.nodes})
-        return feeds
-
-    def init_feeds(self) -> dict[str, np.ndarray]:
-        """Values of the variables the graph holds itself (see ``GraphWeight.resident``)."""
-        from reportgen.collect.graph_run import INIT_VALUE
-
-        return {
-            f"{INIT_VALUE.format(w.resident)}:0": w.value
-            for w in self.weights
-            if w.resident and w.value is not None
-        }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,8 +121,6 @@ def graph_model_from_object(obj: Any, source: str) -> GraphModel:
             )
         raise CollectFailure(what)
     concrete, forward, name = found
-    from reportgen.collect.graph_run import captured_values, feedable_graph_def
-
     func_graph = concrete.graph
     variables, constants = captured_values(func_graph, obj)
     graph_def, reads, resident = feedable_graph_def(func_graph.as_graph_def(), variables)
@@ -355,11 +288,7 @@ def load_frozen_graph(
         weights=_frozen_weights(graph_def),
     )
     if not any(w.is_variable for w in model.weights):
-        model.notes.append(
-            "A frozen graph does not record which constants were trainable weights; every "
-            "floating-point constant of rank ≥ 1 is counted as a trainable parameter, except "
-            "the moving mean and variance of a recognised batch normalisation."
-        )
+        model.notes.append(F.CollectNote("frozen_constants"))
     return model
 
 
@@ -416,11 +345,11 @@ class GraphLayout:
     layers: list[GraphLayer]
     node_layer: dict[str, str]
     """Node name → layer name, for every node of a layer (ops and their weights)."""
-    notes: list[str]
+    notes: list[F.CollectNote]
 
     @property
     def scopes(self) -> dict[str, str]:
-        """Full scope → layer name, for ops the optimizer renames inside a scope."""
+        """Full scope → layer name, one scope per layer (input layers have none)."""
         return {layer.scope: layer.name for layer in self.layers if not layer.is_input}
 
     @property
@@ -431,53 +360,11 @@ class GraphLayout:
     def input_layers(self) -> list[str]:
         return [layer.name for layer in self.layers if layer.is_input]
 
-    def layer_of(self, node_name: str) -> str | None:
-        """The layer of a node, by name, or of the innermost scope of a renamed node."""
-        found = self.node_layer.get(node_name)
-        if found is not None:
-            return found
-        scopes = self.scopes
-        parts = node_name.split("/")
-        for end in range(len(parts) - 1, 0, -1):
-            layer = scopes.get("/".join(parts[:end]))
-            if layer is not None:
-                return layer
-        return None
-
-
-def with_input_shapes(graph_def: Any, inputs: Iterable[GraphInput], batch: int | None) -> Any:
-    """A copy whose input placeholders have shape [batch, *dims], without stale shape attrs.
-
-    Fixing the shapes at the placeholders lets shape inference give every tensor in the
-    graph a static shape when it is imported (the FLOPs profiler needs them).
-    """
-    rewritten = tf.compat.v1.GraphDef()
-    rewritten.CopyFrom(graph_def)
-    by_node = {i.node: i for i in inputs}
-    for node in rewritten.node:
-        if "_output_shapes" in node.attr:
-            del node.attr["_output_shapes"]
-        spec = by_node.get(node.name)
-        if spec is None:
-            continue
-        if node.op == "PlaceholderWithDefault":
-            raise CollectFailure(
-                f"the input {node.name} is a PlaceholderWithDefault; only plain placeholders "
-                "can be fed"
-            )
-        shape = tf.TensorShape([batch, *spec.dims])
-        node.attr["shape"].shape.CopyFrom(shape.as_proto())
-    return rewritten
-
-
-def import_graph(graph_def: Any) -> Any:
-    graph = tf.Graph()
-    try:
-        with graph.as_default():
-            tf.graph_util.import_graph_def(graph_def, name="")
-    except (ValueError, tf.errors.OpError) as exc:
-        raise CollectFailure(f"the graph cannot be imported: {one_line(exc)}") from exc
-    return graph
+    @cached_property
+    def index(self) -> OpIndex:
+        """Which layer each node belongs to: by node, else by the innermost scope holding it
+        (an op the optimizer renamed or added inside a scope)."""
+        return OpIndex(layer_names=self.layer_names, calls=self.scopes, nodes=self.node_layer)
 
 
 def _shape_of(tensor: Any) -> F.Shape:
@@ -579,26 +466,26 @@ def graph_layout(model: GraphModel) -> GraphLayout:
     notes = list(model.notes)
     unused = [w for w in model.weights if id(w) not in layer_weights]
     if unused:
-        notes.append(
-            f"{len(unused)} weight tensor(s) of the graph are not used by the forward pass "
-            f"and are not counted ({', '.join(w.name for w in unused[:3])}"
-            f"{', …' if len(unused) > 3 else ''})."
-        )
+        notes.append(F.CollectNote("unused_weights", {"names": [w.name for w in unused]}))
 
     layers: list[GraphLayer] = [_input_layer(analysis, i) for i in model.inputs]
     node_layer: dict[str, str] = {i.node: i.node for i in model.inputs}
     fetched = {name.rpartition(":")[0] for name in model.outputs}
+    described: list[tuple[GraphLayer, list[Any]]] = []
     for key, ops in members.items():
         name = key.rsplit("/", 1)[-1]
         weights = [w for w in model.weights if layer_weights.get(id(w)) == key]
         layer = _describe(name, key, ops, weights, analysis, fetched)
         layers.append(layer)
+        described.append((layer, ops))
+    _check_unique_names(layers)
+    # After the renaming, so that every node names its layer as the report does.
+    for layer, ops in described:
         for op in ops:
-            node_layer[op.name] = name
+            node_layer[op.name] = layer.name
         for weight, _ in layer.weights:
             for node in weight.all_nodes:
-                node_layer.setdefault(node, name)
-    _check_unique_names(layers)
+                node_layer.setdefault(node, layer.name)
     return GraphLayout(layers=layers, node_layer=node_layer, notes=notes)
 
 
@@ -1072,17 +959,9 @@ def graph_model_facts(model: GraphModel, layout: GraphLayout, spec: Any) -> F.Mo
     )
 
 
-def _origin_note(model: GraphModel) -> str:
-    what = (
-        "a frozen TensorFlow graph (.pb), not a Keras model"
-        if model.kind == "frozen graph"
-        else "not a Keras model but a plain TensorFlow graph, traced from its tf.function"
-    )
-    return (
-        f"This model is {what}: each layer is a top-level name scope of the graph, and the "
-        "reference parameter count that each formula is checked against is the summed size "
-        "of the variables (in a frozen graph: the constants) that the scope's ops use."
-    )
+def _origin_note(model: GraphModel) -> F.CollectNote:
+    """No Keras model: layers are name scopes, checked against their variables' size."""
+    return F.CollectNote("graph_origin", {"kind": model.kind})
 
 
 def _framework() -> dict[str, str]:
@@ -1113,29 +992,3 @@ def _layer_facts(layer: GraphLayer) -> F.LayerFacts:
         ),
         keras_params=layer.params,
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# A callable for the profiler
-
-
-def graph_forward(model: GraphModel) -> Any:
-    """The model as an eager-callable function of its inputs (a frozen graph: pruned import)."""
-    if model.forward is not None:
-        return model.forward
-    graph_def = model.graph_def
-
-    def imports() -> None:
-        tf.compat.v1.import_graph_def(graph_def, name="")
-
-    wrapped = tf.compat.v1.wrap_function(imports, [])
-    graph = wrapped.graph
-    return wrapped.prune(
-        feeds=[graph.get_tensor_by_name(f"{i.node}:0") for i in model.inputs],
-        fetches=[graph.get_tensor_by_name(name) for name in model.outputs],
-    )
-
-
-def sample_inputs(model: GraphModel, batch_size: int) -> list[Any]:
-    """Zeros of every input at the batch size: valid for float data and integer ids alike."""
-    return [tf.zeros((batch_size, *i.dims), tf.as_dtype(i.dtype)) for i in model.inputs]

@@ -5,14 +5,15 @@ Route (chosen because it stays close to a plain forward pass in time and memory)
 1. trace ``model(x, training=False)`` as a ``tf.function`` whose input signature fixes the
    batch, so every shape in the graph is static (the FLOPs profiler needs that); the
    collect worker profiles the same concrete function (:class:`TracedForward`);
-2. rewrite the traced GraphDef: each ``ReadVariableOp`` of a captured variable becomes a
-   ``Placeholder`` with the same name, so the weights are *fed*, not frozen into constants
-   (freezing VGG16 costs about 98 s and 13 GiB here; feeding costs almost nothing);
+2. rewrite the traced GraphDef (:mod:`reportgen.collect.graphdef`): each ``ReadVariableOp``
+   of a captured variable becomes a ``Placeholder`` with the same name, so the weights are
+   *fed*, not frozen into constants;
 3. run the imported graph twice in a ``tf.compat.v1.Session`` with ``FULL_TRACE`` and read the
    allocator's record of every op output from the second run's ``step_stats`` (the first
    run builds the kernels, and its allocations can differ: ResNet50V2's first run put an
    AddV2 in place into another layer's buffer, which later runs do not);
-4. map each op back to its Keras layer through the name scope Keras opened for that layer;
+4. map each op back to its Keras layer through the name scope Keras opened for that layer
+   (:class:`reportgen.collect.opindex.OpIndex`);
 5. count float operations with ``tf.compat.v1.profiler`` on the same imported graph.
 
 Imports TensorFlow; only the collect worker process loads this module.
@@ -26,17 +27,23 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from reportgen.collect.profiler import phase
-from reportgen.collect.source import CollectFailure
+from reportgen.collect.graphdef import (
+    INIT_ASSIGN,
+    INIT_VALUE,
+    GraphModel,
+    captured_values,
+    feedable_graph_def,
+    import_graph,
+    with_input_shapes,
+)
+from reportgen.collect.log import CollectFailure, one_line, phase
+from reportgen.collect.opindex import INVALID_SCOPE_CHARS, OpIndex, scope_name
 from reportgen.facts import FlopsMeasurement, MemoryMeasurement, MemoryNote, OpMemory
-
-if TYPE_CHECKING:
-    from reportgen.collect.graph_facts import GraphLayout, GraphModel
 
 METHOD = "session-full-trace (variables fed as placeholders)"
 
@@ -57,11 +64,6 @@ def _top_level_layers(model: Any) -> list[Any]:
     return list(seen.values())
 
 
-_INVALID_SCOPE_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
-"""Characters replaced in a layer's name scope. Python's scope check would let ``>`` and ``\\``
-through, but the C++ node-name check at import refuses them, so they go too."""
-
-
 @contextlib.contextmanager
 def _recording_layer_scopes(layers: list[Any]) -> Iterator[dict[str, str]]:
     """Record the graph name scope TensorFlow actually opens for each call of ``layers``.
@@ -74,8 +76,8 @@ def _recording_layer_scopes(layers: list[Any]) -> Iterator[dict[str, str]]:
 
     The same hook makes names like ``d<1>'q`` traceable: Keras allows them, a graph name
     scope does not (eager mode never checks), so their scope is opened with the offending
-    characters replaced by ``_``. If the hook point is missing (a future Keras), the dict
-    stays empty and the caller falls back to matching names.
+    characters replaced by ``_`` (:func:`reportgen.collect.opindex.scope_name`). If the hook
+    point is missing (a future Keras), the dict stays empty and the index reads the names.
     """
     recorded: dict[str, str] = {}
     names = {id(layer): str(layer.name) for layer in layers}
@@ -89,9 +91,9 @@ def _recording_layer_scopes(layers: list[Any]) -> Iterator[dict[str, str]]:
         return
 
     def recording_enter(self: Any) -> Any:
-        scope_name = getattr(self, "name", "")
-        if hasattr(self, "_tf_name_scope") and _INVALID_SCOPE_CHARS.search(scope_name):
-            self._tf_name_scope = tf.name_scope(_INVALID_SCOPE_CHARS.sub("_", scope_name))
+        name_in_keras = getattr(self, "name", "")
+        if hasattr(self, "_tf_name_scope") and INVALID_SCOPE_CHARS.search(name_in_keras):
+            self._tf_name_scope = tf.name_scope(scope_name(name_in_keras))
         result = original_enter(self)
         name = names.get(id(getattr(self, "caller", None)))
         if name is not None and getattr(self, "_pop_on_exit", False):
@@ -107,76 +109,8 @@ def _recording_layer_scopes(layers: list[Any]) -> Iterator[dict[str, str]]:
         scope_class.__enter__ = original_enter
 
 
-@dataclass
-class _LayerIndex:
-    """Maps a graph node name to the layer call, and top-level Keras layer, that made it."""
-
-    scopes: dict[str, str]
-    """Full name scope of each layer call → layer name, recorded while tracing."""
-    layer_names: list[str]
-    nodes: dict[str, str] = field(default_factory=dict)
-    """Node name → its layer call's scope, where that is known node by node (a graph model:
-    its weights' reads live outside the scope of the op that uses them)."""
-    _cache: dict[str, tuple[str, str] | None] = field(default_factory=dict)
-
-    def layer_of(self, node_name: str) -> str | None:
-        found = self._lookup(node_name)
-        return found[1] if found else None
-
-    def call_of(self, node_name: str) -> str | None:
-        """The name scope of the layer call holding the node (one per call of a shared layer)."""
-        found = self._lookup(node_name)
-        return found[0] if found else None
-
-    def calls_of(self, layer: str) -> list[str]:
-        """The layer's calls in tracing order (by name fallback: the layer as its only call)."""
-        if not self.scopes:
-            return [layer]
-        return [scope for scope, name in self.scopes.items() if name == layer]
-
-    def _lookup(self, node_name: str) -> tuple[str, str] | None:
-        scope = self.nodes.get(node_name)
-        if scope is not None and scope in self.scopes:
-            return scope, self.scopes[scope]
-        if node_name not in self._cache:
-            self._cache[node_name] = (
-                self._by_recorded_scope(node_name)
-                if self.scopes
-                else self._by_name_pattern(node_name)
-            )
-        return self._cache[node_name]
-
-    def _by_recorded_scope(self, node_name: str) -> tuple[str, str] | None:
-        # The longest recorded scope holding the node wins; comparing whole path segments
-        # means "conv1_1" never claims "conv1_10/...". A nested model's inner layers were not
-        # recorded, so their ops belong to the nested model (a top-level layer).
-        parts = node_name.split("/")
-        for end in range(len(parts) - 1, 0, -1):
-            scope = "/".join(parts[:end])
-            layer = self.scopes.get(scope)
-            if layer is not None:
-                return scope, layer
-        return None
-
-    def _by_name_pattern(self, node_name: str) -> tuple[str, str] | None:
-        # Fallback when no scope was recorded: a path segment equal to a layer name, or to a
-        # layer name plus the graph's "_<n>" uniquifier; the outermost segment that matches
-        # names the top-level layer, the longest layer name wins among candidates. Calls of a
-        # shared layer cannot be told apart this way: the layer stands for all of them.
-        for segment in node_name.split("/")[:-1]:
-            candidates = [
-                name
-                for name in self.layer_names
-                if segment == name or re.fullmatch(re.escape(name) + r"_\d+", segment)
-            ]
-            if candidates:
-                layer = max(candidates, key=len)
-                return layer, layer
-        return None
-
-
 # ---------------------------------------------------------------------------------------------
-# Tracing and rewriting
+# Tracing and feeding
 
 
 @dataclass
@@ -191,7 +125,7 @@ class _FeedableGraph:
     """Placeholder node names of the model inputs, in ``model.inputs`` order."""
     input_bytes: dict[str, int]
     """Bytes of the fed batch per input placeholder node."""
-    index: _LayerIndex
+    index: OpIndex
     init_feeds: dict[str, np.ndarray] = field(default_factory=dict)
     """Values of the variables the graph holds itself, fed once to their assign ops."""
 
@@ -200,17 +134,34 @@ class _FeedableGraph:
         return [INIT_ASSIGN.format(name.rsplit("/", 1)[0]) for name in self.init_feeds]
 
 
+class TraceFailure(CollectFailure):
+    """The forward pass could not be traced: there is nothing to measure, nor to profile.
+
+    The message says so for the memory measurement; ``unprofiled`` says it in the
+    profiler's words, for its own note (the collect worker profiles this trace).
+    """
+
+    def __init__(self, message: str, unprofiled: str) -> None:
+        super().__init__(message)
+        self.unprofiled = unprofiled
+
+
 def _input_specs(model: Any, batch_size: int) -> list[Any]:
     inputs = getattr(model, "inputs", None)
     if not inputs:
-        raise CollectFailure("the model has no symbolic inputs; build it before measuring")
+        raise TraceFailure(
+            "the model has no symbolic inputs; build it before measuring",
+            "the model has no inputs to profile with (is it built?)",
+        )
     specs = []
     for position, tensor in enumerate(inputs):
         dims = tuple(tensor.shape)[1:]
         if any(d is None for d in dims):
-            raise CollectFailure(
+            raise TraceFailure(
                 f"input {position} ({tensor.name}) has an unknown dimension {tuple(tensor.shape)}; "
-                "the memory measurement needs a fixed input shape"
+                "the memory measurement needs a fixed input shape",
+                f"input {tensor.name!r} has unknown dimensions {dims}; "
+                "cannot build a fixed input to profile",
             )
         # The spec name becomes the placeholder's node name, which must be a valid op name.
         name = re.sub(r"[^A-Za-z0-9_.\-]", "_", str(tensor.name))
@@ -244,8 +195,10 @@ def _trace_forward(model: Any, specs: list[Any], layers: list[Any]) -> tuple[Any
         try:
             concrete = tf.function(forward, input_signature=specs).get_concrete_function()
         except Exception as exc:
-            raise CollectFailure(
-                f"the forward pass cannot be traced as a TensorFlow graph: {_one_line(exc)}"
+            cause = one_line(exc, typed=True)
+            raise TraceFailure(
+                f"the forward pass cannot be traced as a TensorFlow graph: {cause}",
+                f"the forward pass failed: {cause}",
             ) from exc
     return concrete, dict(scopes)
 
@@ -258,137 +211,6 @@ def _input_structure(model: Any, count: int) -> Any:
         return model.input
     except (AttributeError, ValueError):
         return None  # a subclassed model never called symbolically: pass a plain list
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _one_line(exc: BaseException) -> str:
-    """The cause of a tracing error in one line, without tf.function's traceback excerpt.
-
-    tf.function wraps the real error as "in user code: File ... <code> ... Error: message";
-    Keras adds "Arguments received by ...". Keep the error lines and the message lines.
-    """
-    kept: list[str] = []
-    skip_next = False
-    for raw in _ANSI.sub("", str(exc)).splitlines():
-        line = raw.strip()
-        if skip_next:
-            skip_next = False
-            continue
-        if line.startswith("File "):
-            skip_next = True  # the quoted source line follows each frame
-            continue
-        if line.startswith("Arguments received by"):
-            break
-        if line and line != "in user code:":
-            kept.append(line)
-    text = " ".join(kept) or type(exc).__name__
-    if not re.match(r"\w+(Error|Exception)\b", text):
-        text = f"{type(exc).__name__}: {text}"
-    return text if len(text) <= 400 else text[:397] + "..."
-
-
-def captured_values(func_graph: Any, model: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split the function's captures into variables (by handle placeholder) and plain tensors.
-
-    A capture is an outside tensor the graph reads through an internal placeholder: a
-    variable's resource handle, or occasionally an eager constant.
-    """
-    by_handle: dict[Any, Any] = {}
-    for variable in list(func_graph.variables) + [
-        getattr(v, "value", v) for v in getattr(model, "variables", [])
-    ]:
-        handle = getattr(variable, "handle", None)
-        if handle is not None:
-            by_handle.setdefault(handle.ref(), variable)
-    variables: dict[str, Any] = {}
-    constants: dict[str, Any] = {}
-    for external, internal in func_graph.captures:
-        node = internal.op.name
-        if internal.dtype == tf.resource:
-            variable = by_handle.get(external.ref())
-            if variable is None:
-                raise CollectFailure(
-                    f"the graph reads a resource that is not a model variable ({node}); "
-                    "lookup tables and other resources cannot be fed"
-                )
-            variables[node] = variable
-        else:
-            constants[node] = external
-    return variables, constants
-
-
-def _placeholder_for(name: str, variable: Any) -> Any:
-    node = tf.compat.v1.NodeDef(name=name, op="Placeholder")
-    node.attr["dtype"].type = variable.dtype.as_datatype_enum
-    node.attr["shape"].shape.CopyFrom(tf.TensorShape(variable.shape).as_proto())
-    return node
-
-
-INIT_VALUE = "{}/reportgen_value"
-INIT_ASSIGN = "{}/reportgen_assign"
-
-
-def _resident_variable(name: str, variable: Any) -> list[Any]:
-    """A variable the graph holds itself, and the ops that set it from a fed value.
-
-    For a variable whose handle an op takes directly (an LSTM's ``While`` loop reads it
-    inside its body), a fed placeholder cannot stand in: the handle becomes a
-    ``VarHandleOp`` of the same name, assigned once from ``<name>/reportgen_value``
-    before the traced runs.
-    """
-    dtype = variable.dtype.as_datatype_enum
-    shape = tf.TensorShape(variable.shape).as_proto()
-    handle = tf.compat.v1.NodeDef(name=name, op="VarHandleOp")
-    handle.attr["dtype"].type = dtype
-    handle.attr["shape"].shape.CopyFrom(shape)
-    handle.attr["shared_name"].s = name.encode()
-    value = tf.compat.v1.NodeDef(name=INIT_VALUE.format(name), op="Placeholder")
-    value.attr["dtype"].type = dtype
-    value.attr["shape"].shape.CopyFrom(shape)
-    assign = tf.compat.v1.NodeDef(name=INIT_ASSIGN.format(name), op="AssignVariableOp")
-    assign.input.extend([name, value.name])
-    assign.attr["dtype"].type = dtype
-    return [handle, value, assign]
-
-
-def feedable_graph_def(
-    graph_def: Any, variables: dict[str, Any]
-) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    """Turn each read of a captured variable into a placeholder named like the read.
-
-    Keeping the ``ReadVariableOp``'s name keeps every downstream input reference valid; the
-    resource placeholders themselves are then unused and dropped, except for variables
-    that an op uses other than by reading them (a ``While`` loop's body): those become
-    variables of the graph (:func:`_resident_variable`). Returns the new GraphDef,
-    {placeholder node name: variable} and {resident handle node name: variable}.
-    """
-    handles_used = {
-        source.split(":")[0]
-        for node in graph_def.node
-        if node.op != "ReadVariableOp"
-        for source in node.input
-        if not source.startswith("^") and source.split(":")[0] in variables
-    }
-    reads: dict[str, Any] = {}
-    resident: dict[str, Any] = {}
-    rewritten = tf.compat.v1.GraphDef()
-    rewritten.versions.CopyFrom(graph_def.versions)
-    rewritten.library.CopyFrom(graph_def.library)
-    for node in graph_def.node:
-        if node.name in variables:
-            if node.name in handles_used:
-                resident[node.name] = variables[node.name]
-                rewritten.node.extend(_resident_variable(node.name, variables[node.name]))
-            continue
-        data_inputs = [i for i in node.input if not i.startswith("^")]
-        if node.op == "ReadVariableOp" and data_inputs[0] in variables:
-            reads[node.name] = variables[data_inputs[0]]
-            rewritten.node.append(_placeholder_for(node.name, variables[data_inputs[0]]))
-            continue
-        rewritten.node.append(node)
-    return rewritten, reads, resident
 
 
 def _shared_value(variable: Any) -> np.ndarray:
@@ -407,7 +229,7 @@ class TracedForward:
 
     The same concrete function is measured here (imported into a Session) and profiled
     (:func:`reportgen.collect.profiler.profile_forward`, called eagerly), so the model is
-    traced once, and both see the same node names, which :meth:`layer_of` maps to layers.
+    traced once, and both see the same node names, which :attr:`index` maps to layers.
     """
 
     function: Any
@@ -416,16 +238,12 @@ class TracedForward:
     """Input ``TensorSpec``s with the batch dimension fixed, in ``model.inputs`` order."""
     layers: list[Any]
     """The top-level layers, InputLayers first (:func:`_top_level_layers`)."""
-    index: _LayerIndex
+    index: OpIndex
     """Node name → layer, from the name scopes recorded while tracing."""
 
     @property
     def layer_names(self) -> list[str]:
         return [str(layer.name) for layer in self.layers]
-
-    def layer_of(self, node_name: str) -> str | None:
-        """The top-level layer whose call made the node (``None`` outside every layer)."""
-        return self.index.layer_of(node_name)
 
     def zero_inputs(self) -> list[Any]:
         """Zeros for each input: valid for every dtype, including an Embedding's token ids."""
@@ -435,10 +253,11 @@ class TracedForward:
 def trace_model_forward(model: Any, batch_size: int) -> TracedForward:
     """Trace ``model(x, training=False)`` at ``batch_size``, recording each layer's scope.
 
-    Raises CollectFailure with a one-line cause when the model cannot be traced.
+    Raises :class:`TraceFailure` with a one-line cause when the model cannot be traced.
     """
     if batch_size < 1:
-        raise CollectFailure(f"batch size must be at least 1, not {batch_size}")
+        message = f"batch size must be at least 1, not {batch_size}"
+        raise TraceFailure(message, message)
     layers = _top_level_layers(model)
     specs = _input_specs(model, batch_size)
     with phase("trace tf.function"):
@@ -447,7 +266,11 @@ def trace_model_forward(model: Any, batch_size: int) -> TracedForward:
         function=concrete,
         specs=specs,
         layers=layers,
-        index=_LayerIndex(scopes, [str(layer.name) for layer in layers]),
+        index=OpIndex(
+            layer_names=[str(layer.name) for layer in layers],
+            calls=scopes,
+            model_scope=str(model.name),
+        ),
     )
 
 
@@ -479,16 +302,6 @@ def _feedable_graph(model: Any, traced: TracedForward) -> _FeedableGraph:
     )
 
 
-def _import(graph_def: Any) -> Any:
-    graph = tf.Graph()
-    try:
-        with graph.as_default():
-            tf.graph_util.import_graph_def(graph_def, name="")
-    except (ValueError, tf.errors.OpError) as exc:
-        raise CollectFailure(f"the traced graph cannot be imported: {_one_line(exc)}") from exc
-    return graph
-
-
 def _run_with_full_trace(
     graph: Any,
     feeds: dict[str, np.ndarray],
@@ -510,7 +323,7 @@ def _run_with_full_trace(
             try:
                 session.run(init_ops, feed_dict=init_feeds)
             except tf.errors.OpError as exc:
-                message = f"the graph's variables could not be set: {_one_line(exc)}"
+                message = f"the graph's variables could not be set: {one_line(exc, typed=True)}"
                 raise CollectFailure(message) from exc
         for run in range(2):
             metadata = tf.compat.v1.RunMetadata()
@@ -518,7 +331,8 @@ def _run_with_full_trace(
                 with phase(f"session run {run + 1} (full trace)"):
                     session.run(fetches, feed_dict=feeds, options=options, run_metadata=metadata)
             except tf.errors.OpError as exc:
-                raise CollectFailure(f"the traced graph failed to run: {_one_line(exc)}") from exc
+                cause = one_line(exc, typed=True)
+                raise CollectFailure(f"the traced graph failed to run: {cause}") from exc
     return metadata
 
 
@@ -677,7 +491,7 @@ def _allocator_totals(metadata: Any) -> tuple[int | None, int | None]:
 
 
 def _call_output_tensors(
-    graph_def: Any, index: _LayerIndex, fetches: list[str]
+    graph_def: Any, index: OpIndex, fetches: list[str]
 ) -> dict[str, list[tuple[str, int]]]:
     """For each layer call (name scope), the tensors it hands on: made inside, used outside.
 
@@ -722,7 +536,7 @@ class _LayerReader:
 
     runs: dict[str, _NodeRun]
     graph_nodes: dict[str, Any]
-    index: _LayerIndex
+    index: OpIndex
 
     def read(
         self, layer: str, tensors: list[tuple[str, int]]
@@ -909,7 +723,7 @@ def _input_layer_names(layers: list[Any]) -> list[str]:
     return [str(layer.name) for layer in layers if isinstance(layer, keras.layers.InputLayer)]
 
 
-def _op_memories(runs: list[_NodeRun], index: _LayerIndex) -> tuple[OpMemory, ...]:
+def _op_memories(runs: list[_NodeRun], index: OpIndex) -> tuple[OpMemory, ...]:
     return tuple(
         OpMemory(
             op=run.name,
@@ -952,7 +766,7 @@ def _profiled_nodes(root: Any) -> Iterator[Any]:
         stack.extend(node.children)
 
 
-def _count_flops(graph: Any, index: _LayerIndex) -> FlopsMeasurement:
+def _count_flops(graph: Any, index: OpIndex) -> FlopsMeasurement:
     """TensorFlow's own float-operation count, per op type and per layer.
 
     Uses each node's *own* ``float_ops`` (not ``total_float_ops``, which includes children in
@@ -1006,15 +820,14 @@ def measure_graph(
 
 
 def measure_graph_model(
-    model: GraphModel, layout: GraphLayout, batch_size: int
+    model: GraphModel, index: OpIndex, batch_size: int
 ) -> tuple[MemoryMeasurement, FlopsMeasurement]:
     """The same measurement for a graph without Keras (a tf.function, a frozen graph).
 
-    Its layers are the name scopes of ``layout``; its weights are either constants in the
-    graph or placeholders standing for variable reads, fed with the variables' values.
+    Its layers are name scopes, as ``index`` maps them (``GraphLayout.index``), and its
+    input layers are its input placeholders; its weights are either constants in the graph
+    or placeholders standing for variable reads, fed with the variables' values.
     """
-    from reportgen.collect.graph_facts import with_input_shapes
-
     if batch_size < 1:
         raise CollectFailure(f"batch size must be at least 1, not {batch_size}")
     graph_def = with_input_shapes(model.graph_def, model.inputs, batch_size)
@@ -1024,17 +837,6 @@ def measure_graph_model(
     for spec in model.inputs:
         tensor_spec = tf.TensorSpec((batch_size, *spec.dims), tf.as_dtype(spec.dtype))
         feeds[f"{spec.node}:0"] = _sample_value(tensor_spec, rng)
-    inputs = set(layout.input_layers)
-    scope_of = {layer.name: layer.scope for layer in layout.layers}
-    index = _LayerIndex(
-        scopes=layout.scopes,
-        layer_names=layout.layer_names,
-        nodes={
-            node: scope_of[layer]
-            for node, layer in layout.node_layer.items()
-            if layer not in inputs
-        },
-    )
     feedable = _FeedableGraph(
         graph_def=graph_def,
         feeds=feeds,
@@ -1044,14 +846,14 @@ def measure_graph_model(
         index=index,
         init_feeds=model.init_feeds(),
     )
-    return _measure(feedable, layout.layer_names, layout.input_layers)
+    return _measure(feedable, list(index.layer_names), input_nodes)
 
 
 def _measure(
     feedable: _FeedableGraph, layer_names: list[str], input_layers: list[str]
 ) -> tuple[MemoryMeasurement, FlopsMeasurement]:
     with phase("import graph"):
-        graph = _import(feedable.graph_def)
+        graph = import_graph(feedable.graph_def)
     metadata = _run_with_full_trace(
         graph, feedable.feeds, feedable.fetches, feedable.init_ops, feedable.init_feeds
     )

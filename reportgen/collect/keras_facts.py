@@ -16,7 +16,6 @@ import contextlib
 import dataclasses
 import inspect
 import math
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 import keras
 
 from reportgen import facts as F
-from reportgen.collect.source import CollectFailure
+from reportgen.collect.log import CollectFailure, one_line
 from reportgen.derive.subclassed import NOT_CALLED_KEY, OWN_WEIGHTS_KEY
 
 
@@ -362,23 +361,6 @@ def _recording_calls() -> Iterator[dict[int, tuple[Any, list[_Call]]]]:
         layer_class.__call__ = original
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _call_error(exc: BaseException) -> str:
-    """The cause of a failed model call in one line, without the frame Keras puts round it
-    ("Exception encountered when calling X.call()", "Arguments received by X.call()")."""
-    kept: list[str] = []
-    for raw in _ANSI.sub("", str(exc)).splitlines():
-        line = raw.strip()
-        if line.startswith("Arguments received by"):
-            break
-        if line and not line.startswith("Exception encountered when calling"):
-            kept.append(line)
-    text = f"{type(exc).__name__}: " + (" ".join(kept) or "(no message)")
-    return text if len(text) <= 300 else text[:299] + "…"
-
-
 def _without_batch(call: _Call) -> _Call:
     """An eager call's shapes with the batch dimension open, as a symbolic call gives them."""
 
@@ -418,7 +400,7 @@ def trace_subclassed(model: Any, input_shape: tuple[int, ...]) -> SubclassedMode
         except Exception as exc:
             raise CollectFailure(
                 f"calling the subclassed model {type(model).__name__} on an input of shape "
-                f"{(None, *input_shape)} failed: {_call_error(exc)}"
+                f"{(None, *input_shape)} failed: {one_line(exc, typed=True)}"
             ) from exc
     own = {id(layer) for layer in model.layers}
     calls = {

@@ -1,20 +1,18 @@
 """Per-op and per-layer time of a model's forward pass, from the TensorFlow profiler.
 
-``profile_model`` runs a few inference passes of the model as one ``tf.function`` under
+``profile_forward`` runs a few inference passes of a graph function under
 ``tf.profiler.experimental``, keeps the raw profile (``profile/plugins/profile/<run>/
 <host>.xplane.pb``), converts it to a Chrome trace with xprof's converter (no server), and
-reads each TF op's time in each profiled step back out of that trace.
+reads each TF op's time in each profiled step back out of that trace. The function is the
+one graph_run already traced for a Keras model (one trace per model,
+:class:`reportgen.collect.graph_run.TracedForward`), or a model without Keras (a
+``tf.function``, a frozen graph imported as a function,
+:func:`reportgen.collect.graphdef.graph_forward`); an
+:class:`~reportgen.collect.opindex.OpIndex` names each op's layer. How many passes run
+depends on what the first one cost (:func:`plan_passes`).
 
-``profile_forward`` does the same for any graph function, given how to map an op name to
-its layer: the collect worker passes it the function graph_run already traced (one trace
-per model), and a model without Keras (a ``tf.function``, a frozen graph imported as a
-function) has layers that are name scopes (:mod:`reportgen.collect.graph_facts`). How many
-passes run depends on what the first one cost (:func:`plan_passes`).
-
-:func:`phase` logs the wall and CPU time of each step of a collection to the worker's log.
-
-Everything after the profiler run is pure Python over the trace JSON, so the op-name →
-Keras-layer mapping and the per-step bookkeeping are testable without TensorFlow.
+Everything after the profiler run is pure Python over the trace JSON, so the per-step
+bookkeeping is testable without TensorFlow.
 
 What the trace looks like (TF 2.21, Keras 3.15, xprof 2.24, CPU):
 
@@ -25,28 +23,26 @@ What the trace looks like (TF 2.21, Keras 3.15, xprof 2.24, CPU):
 * on a GPU, kernels are on ``/device:GPU:N`` processes, ``Stream #…`` threads, and name
   their TF op in ``args.tf_op`` (same ``name:type`` form).
 
-Keras 3 opens a layer's name scope twice per call (once to build, once to call), so in a
-graph the scope of layer ``conv1`` is ``conv1_1`` (and ``conv1_3`` for a shared layer's
-second call); the model scope gets the same suffix (``lenet_1``).
+Op names carry the layer's name scope as the graph made it unique (``conv1_1`` for layer
+``conv1``, :mod:`reportgen.collect.opindex`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
 import logging
-import re
 import shutil
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from reportgen.collect.source import CollectFailure
+from reportgen.collect.log import PHASE_LOGGER, CollectFailure, one_line, phase
+from reportgen.collect.opindex import OpIndex
 from reportgen.facts import OpTime, ProfileMeasurement
 
 PROFILE_DIR = "profile"
@@ -67,82 +63,12 @@ SLOW_STEPS = 3
 TRACE_TOOL = "trace_viewer"
 """xprof tool giving plain Catapult JSON (``trace_viewer@`` is the streaming UI's format)."""
 
-_SCOPE_SUFFIX = re.compile(r"_\d+$")
-
 
 class ProfileError(CollectFailure):
     """Profiling failed; the message is one line naming the cause."""
 
 
-# ---------------------------------------------------------------------------------------
-# Where the collect worker's time goes
-
-PHASE_LOGGER = "reportgen.collect.phase"
-"""Logger of one line per phase of a collection; the worker sends it to its log."""
 _phase_log = logging.getLogger(PHASE_LOGGER)
-_phase_depth = 0
-
-
-@contextlib.contextmanager
-def phase(name: str) -> Iterator[None]:
-    """Log the wall and CPU time (all threads) of the block, indented by nesting depth."""
-    global _phase_depth
-    wall, cpu = time.perf_counter(), time.process_time()
-    _phase_depth += 1
-    failed = True
-    try:
-        yield
-        failed = False
-    finally:
-        _phase_depth -= 1
-        if _phase_log.isEnabledFor(logging.INFO):
-            _phase_log.info(
-                "phase %-40s %7.2f s wall %7.2f s CPU%s",
-                "  " * _phase_depth + name,
-                time.perf_counter() - wall,
-                time.process_time() - cpu,
-                " (failed)" if failed else "",
-            )
-
-
-# ---------------------------------------------------------------------------------------
-# Op name → Keras layer (pure Python)
-
-
-def scope_names_layer(component: str, layer_name: str) -> bool:
-    """Whether one name-scope component is ``layer_name``'s scope (``name`` or ``name_N``)."""
-    return component == layer_name or _SCOPE_SUFFIX.sub("", component) == layer_name
-
-
-def layer_of_scope(component: str, layer_names: Collection[str]) -> str | None:
-    """The layer whose name scope is ``component``, among ``layer_names``.
-
-    Keras 3 always suffixes (``conv1`` → ``conv1_1``), so the suffix-stripped reading wins:
-    with layers ``d`` and ``d_1`` the scope ``d_1`` is ``d``'s (``d_1``'s is ``d_1_1``).
-    The plain name is the fallback for graphs built by tf.keras 2, which did not suffix.
-    """
-    base = _SCOPE_SUFFIX.sub("", component)
-    if base != component and base in layer_names:
-        return base
-    if component in layer_names:
-        return component
-    return None
-
-
-def layer_of_op(op_name: str, model_name: str, layer_names: Collection[str]) -> str | None:
-    """The top-level Keras layer that created op ``op_name``, or None.
-
-    ``op_name`` is a graph node name such as ``lenet_1/conv1_1/Relu``: the model's scope,
-    then the layer's, then whatever the layer opened. Ops of a nested model or of a
-    layer's sublayers belong to the top-level layer that contains them, which is the unit
-    the report lists. Ops outside the model's scope (the function's ``Identity``) have no
-    layer.
-    """
-    parts = op_name.split("/")
-    # The last part is the op itself, so a layer scope needs model/layer/op at least.
-    if len(parts) < 3 or not scope_names_layer(parts[0], model_name):
-        return None
-    return layer_of_scope(parts[1], layer_names)
 
 
 # ---------------------------------------------------------------------------------------
@@ -196,7 +122,7 @@ def _is_device_process(name: str) -> bool:
 
 
 def find_steps(events: Iterable[Mapping[str, Any]]) -> list[_Step]:
-    """The ``step N`` TraceMe events that :func:`profile_model` emitted, by step number."""
+    """The ``step N`` TraceMe events that :func:`record_profile` emitted, by step number."""
     steps = []
     for event in events:
         args = event.get("args") or {}
@@ -334,24 +260,13 @@ def _host_op_types(events: list[_OpEvent]) -> dict[str, str]:
 
 
 def measurement_from_trace(
-    trace: Mapping[str, Any],
-    steps: int,
-    model_name: str,
-    layer_names: Collection[str],
-    device: str | None = None,
-    layer_of: Callable[[str], str | None] | None = None,
+    trace: Mapping[str, Any], steps: int, index: OpIndex, device: str | None = None
 ) -> ProfileMeasurement:
     """Per-op, per-layer and per-step times from a Chrome trace of ``steps`` steps.
 
-    ``device`` names where the ops ran when the trace holds device kernels; without
-    kernels it is ``"CPU"``. ``layer_of`` maps an op name to its layer; by default, the
-    Keras scopes under ``model_name`` (:func:`layer_of_op`).
+    ``index`` names each op's layer. ``device`` names where the ops ran when the trace holds
+    device kernels; without kernels it is ``"CPU"``.
     """
-    if layer_of is None:
-
-        def layer_of(op: str) -> str | None:
-            return layer_of_op(op, model_name, layer_names)
-
     found_steps = find_steps(trace.get("traceEvents", []))
     if len(found_steps) != steps:
         raise ProfileError(
@@ -363,7 +278,7 @@ def measurement_from_trace(
         OpTime(
             op=op,
             op_type=host_types.get(op, op_type),
-            layer=layer_of(op),
+            layer=index.layer_of(op),
             times_us=tuple(round(t, 3) for t in per_step),
         )
         for (op, op_type), per_step in _times_by_op(events, found_steps).items()
@@ -375,7 +290,7 @@ def measurement_from_trace(
         steps=steps,
         device=(device or "GPU") if has_device_ops else "CPU",
         ops=ops,
-        layer_time_us=layer_medians(ops, steps, layer_names),
+        layer_time_us=layer_medians(ops, steps, index.layer_names),
         step_time_us=round(statistics.median(s.dur_us for s in found_steps), 3),
         trace_file=None,
         profile_dir=None,
@@ -410,7 +325,8 @@ def convert_to_chrome_trace(xplane: Path) -> dict[str, Any]:
         from xprof.convert import raw_to_tool_data
     except ImportError as exc:
         raise ProfileError(
-            f"the xprof converter is not installed ({exc}); pip install tensorboard-plugin-profile"
+            f"the xprof converter is not installed ({one_line(exc)}); "
+            "pip install tensorboard-plugin-profile"
         ) from exc
     # use_saved_result=False: otherwise the converter caches its results as files next to
     # the .xplane.pb, which would land in the published profile directory.
@@ -419,13 +335,15 @@ def convert_to_chrome_trace(xplane: Path) -> dict[str, Any]:
             [str(xplane)], TRACE_TOOL, {"use_saved_result": False}
         )
     except Exception as exc:
-        raise ProfileError(f"xprof could not convert {xplane.name}: {_one_line(exc)}") from exc
+        raise ProfileError(f"xprof could not convert {xplane.name}: {one_line(exc)}") from exc
     if not data:
         raise ProfileError(f"xprof returned no trace for {xplane.name}")
     try:
         trace: dict[str, Any] = json.loads(data)
     except ValueError as exc:
-        raise ProfileError(f"xprof's trace for {xplane.name} is not JSON ({exc})") from exc
+        raise ProfileError(
+            f"xprof's trace for {xplane.name} is not JSON ({one_line(exc)})"
+        ) from exc
     # The converter ends the event list with an empty {} (to avoid a trailing comma).
     trace["traceEvents"] = [e for e in trace.get("traceEvents", []) if e]
     return trace
@@ -437,46 +355,8 @@ def write_chrome_trace(trace: Mapping[str, Any], path: Path) -> None:
     path.write_bytes(gzip.compress(payload, compresslevel=6, mtime=0))
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 # ---------------------------------------------------------------------------------------
 # Running the profiler (TensorFlow)
-
-
-def _input_specs(model: Any, batch_size: int) -> list[Any]:
-    import tensorflow as tf
-
-    inputs = getattr(model, "inputs", None)
-    if not inputs:
-        raise ProfileError("the model has no inputs to profile with (is it built?)")
-    specs = []
-    for tensor in inputs:
-        shape = tuple(tensor.shape)[1:]
-        if any(d is None for d in shape):
-            raise ProfileError(
-                f"input {tensor.name!r} has unknown dimensions {shape}; "
-                "cannot build a fixed input to profile"
-            )
-        specs.append(tf.TensorSpec((batch_size, *shape), tf.as_dtype(tensor.dtype)))
-    return specs
-
-
-def compiled_forward(model: Any, batch_size: int) -> tuple[Any, list[Any]]:
-    """The inference pass as one graph function with a fixed signature, and its input."""
-    import tensorflow as tf
-
-    specs = _input_specs(model, batch_size)
-    single = len(specs) == 1
-
-    def forward(*inputs: Any) -> Any:
-        return model(inputs[0] if single else list(inputs), training=False)
-
-    function = tf.function(forward, input_signature=specs)
-    # Zeros: valid for every dtype, including integer token ids of an Embedding.
-    return function, [tf.zeros(s.shape, s.dtype) for s in specs]
 
 
 def record_profile(forward: Any, inputs: list[Any], logdir: Path, steps: int) -> Path:
@@ -491,7 +371,7 @@ def record_profile(forward: Any, inputs: list[Any], logdir: Path, steps: int) ->
     try:
         tf.profiler.experimental.start(str(logdir), options=options)
     except Exception as exc:
-        raise ProfileError(f"cannot start the TensorFlow profiler: {_one_line(exc)}") from exc
+        raise ProfileError(f"cannot start the TensorFlow profiler: {one_line(exc)}") from exc
     step_error: Exception | None = None
     try:
         for step in range(steps):
@@ -506,10 +386,10 @@ def record_profile(forward: Any, inputs: list[Any], logdir: Path, steps: int) ->
         with phase("stop profiler (write .xplane.pb)"):
             stop_error = _stop_profiler()
     if step_error is not None:
-        message = f"a profiled forward pass failed: {_one_line(step_error)}"
+        message = f"a profiled forward pass failed: {one_line(step_error)}"
         raise ProfileError(message) from step_error
     if stop_error is not None:
-        message = f"the TensorFlow profiler could not save its profile: {_one_line(stop_error)}"
+        message = f"the TensorFlow profiler could not save its profile: {one_line(stop_error)}"
         raise ProfileError(message) from stop_error
     found = sorted(logdir.glob("plugins/profile/*/*.xplane.pb"))
     if not found:
@@ -545,37 +425,6 @@ def gpu_name() -> str | None:
     return str(details.get("device_name") or gpus[0].name)
 
 
-def profile_model(
-    model: Any,
-    batch_size: int,
-    out_dir: Path,
-    steps: int | None = None,
-    warmup: int | None = None,
-) -> ProfileMeasurement:
-    """Profile ``steps`` forward passes (after ``warmup``) of ``model`` at ``batch_size``.
-
-    Writes ``out_dir/profile/plugins/profile/<run>/<host>.xplane.pb`` and
-    ``out_dir/trace.json.gz``; returns per-op times per step, per-layer medians and the
-    median step time. ``None`` (the default) for ``steps`` or ``warmup`` lets the cost of
-    the first pass decide (:func:`plan_passes`). Raises :class:`ProfileError` (one line)
-    when profiling fails.
-    """
-    _check_counts(steps, warmup, batch_size)
-    try:
-        forward, inputs = compiled_forward(model, batch_size)
-    except ProfileError:
-        raise
-    except Exception as exc:
-        raise ProfileError(f"the forward pass failed: {_one_line(exc)}") from exc
-    layer_names = [str(layer.name) for layer in model.layers]
-    model_name = str(model.name)
-
-    def layer_of(op: str) -> str | None:
-        return layer_of_op(op, model_name, layer_names)
-
-    return profile_forward(forward, inputs, out_dir, layer_names, layer_of, steps, warmup)
-
-
 def plan_passes(
     first_pass_s: float | None, steps: int | None = None, warmup: int | None = None
 ) -> tuple[int, int]:
@@ -599,19 +448,19 @@ def profile_forward(
     forward: Any,
     inputs: list[Any],
     out_dir: Path,
-    layer_names: Collection[str],
-    layer_of: Callable[[str], str | None],
+    index: OpIndex,
     steps: int | None = None,
     warmup: int | None = None,
 ) -> ProfileMeasurement:
-    """Profile any graph function ``forward(*inputs)``; ``layer_of`` names each op's layer.
+    """Profile ``steps`` calls of the graph function ``forward(*inputs)`` after ``warmup``.
 
-    This is :func:`profile_model` for a function traced elsewhere (the collect worker
-    shares graph_run's trace) and for models without Keras: a ``tf.function`` or a frozen
-    graph imported as a function, whose ops carry the graph's own node names. ``steps``
-    and ``warmup`` as in :func:`profile_model`.
+    ``index`` names each op's layer. Writes ``out_dir/profile/plugins/profile/<run>/
+    <host>.xplane.pb`` and ``out_dir/trace.json.gz``; returns per-op times per step,
+    per-layer medians and the median step time. ``None`` (the default) for ``steps`` or
+    ``warmup`` lets the cost of the first pass decide (:func:`plan_passes`). Raises
+    :class:`ProfileError` (one line) when profiling fails.
     """
-    _check_counts(steps, warmup, 1)
+    _check_counts(steps, warmup)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -633,7 +482,7 @@ def profile_forward(
             with phase(f"warm-up pass {n + 1}"):
                 forward(*inputs)  # later passes warm caches
     except Exception as exc:
-        raise ProfileError(f"the forward pass failed: {_one_line(exc)}") from exc
+        raise ProfileError(f"the forward pass failed: {one_line(exc)}") from exc
     with phase(f"{steps} profiled passes"):
         xplane = record_profile(forward, inputs, out_dir / PROFILE_DIR, steps)
     with phase("convert to Chrome trace"):
@@ -641,14 +490,10 @@ def profile_forward(
     with phase("write trace.json.gz"):
         write_chrome_trace(trace, out_dir / TRACE_FILE)
     with phase("op and layer times"):
-        measured = measurement_from_trace(
-            trace, steps, "", layer_names, gpu_name(), layer_of=layer_of
-        )
+        measured = measurement_from_trace(trace, steps, index, gpu_name())
     return replace(measured, trace_file=TRACE_FILE, profile_dir=PROFILE_DIR)
 
 
-def _check_counts(steps: int | None, warmup: int | None, batch_size: int) -> None:
-    if (steps is not None and steps < 1) or (warmup is not None and warmup < 0) or batch_size < 1:
-        raise ProfileError(
-            f"need steps >= 1, warmup >= 0, batch_size >= 1 (got {steps}, {warmup}, {batch_size})"
-        )
+def _check_counts(steps: int | None, warmup: int | None) -> None:
+    if (steps is not None and steps < 1) or (warmup is not None and warmup < 0):
+        raise ProfileError(f"need steps >= 1 and warmup >= 0 (got {steps}, {warmup})")

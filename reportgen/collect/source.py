@@ -14,15 +14,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-
-class CollectFailure(Exception):
-    """A model-specific failure inside the worker; its message becomes the user's one line."""
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception's text on one line, at most 300 characters, for a one-line message."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 300 else text[:299] + "…"
+from reportgen.collect.log import CollectFailure, one_line
 
 
 def load_factory(source: str) -> Any:
@@ -34,10 +26,10 @@ def load_factory(source: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        raise CollectFailure(f"cannot import module {module_name!r} ({exc})") from exc
+        raise CollectFailure(f"cannot import module {module_name!r} ({one_line(exc)})") from exc
     except Exception as exc:  # the user's module raised while importing
         raise CollectFailure(
-            f"importing module {module_name!r} raised {type(exc).__name__}: {exc}"
+            f"importing module {module_name!r} raised {type(exc).__name__}: {one_line(exc)}"
         ) from exc
     factory = getattr(module, func_name, None)
     if factory is None or not callable(factory):
@@ -60,13 +52,7 @@ def call_factory(source: str, factory: Any) -> Any:
     try:
         return factory()
     except Exception as exc:
-        raise CollectFailure(f"{source}() raised {type(exc).__name__}: {exc}") from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    text = lines[0] if lines else type(exc).__name__
-    return text if len(text) <= 300 else text[:299] + "…"
+        raise CollectFailure(f"{source}() raised {type(exc).__name__}: {one_line(exc)}") from exc
 
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -119,7 +105,7 @@ def check_model_file(path: Path, shown: str) -> None:
                 names = set(archive.namelist())
                 bad = archive.testzip()
         except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
-            raise CollectFailure(f"{where}: not a Keras file ({_first_line(exc)})") from exc
+            raise CollectFailure(f"{where}: not a Keras file ({one_line(exc)})") from exc
         if "config.json" not in names:
             raise CollectFailure(f"{where}: not a Keras file (the archive has no config.json)")
         if bad is not None:
@@ -159,7 +145,7 @@ def load_keras_file(path: Path, shown: str, unsafe: bool = False) -> Any:
                 f"run code from the file; if you trust it, build with {UNSAFE_LOAD_FLAG}"
             ) from exc
         raise CollectFailure(
-            f"{shown}: cannot be loaded as a Keras model ({type(exc).__name__}: {_first_line(exc)})"
+            f"{shown}: cannot be loaded as a Keras model ({type(exc).__name__}: {one_line(exc)})"
         ) from exc
     if not isinstance(model, keras.Model):
         raise CollectFailure(f"{shown}: holds a {type(model).__name__}, not a Keras model")

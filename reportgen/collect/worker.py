@@ -19,7 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from reportgen.collect.source import one_line
+from reportgen.collect.log import PHASE_LOGGER, CollectFailure, one_line, phase
+from reportgen.facts import CollectNote
 
 EXIT_MODEL_FAILED = 3
 
@@ -38,7 +39,6 @@ def collect_into(request: dict[str, Any], out: Path) -> None:
     (:mod:`reportgen.collect.graph_facts`). ``request["unsafe_load"]`` (``--unsafe-load``)
     lets a Keras file run code while loading; nothing else does.
     """
-    from reportgen.collect.profiler import phase
     from reportgen.config import ModelSpec
 
     spec = ModelSpec.from_dict(request["spec"])
@@ -83,39 +83,44 @@ def collect_into(request: dict[str, Any], out: Path) -> None:
 
 def _collect_keras(model: Any, spec: Any, out: Path, profile: bool) -> None:
     """Facts, then one trace of the forward pass, measured (graph_run) and profiled."""
-    from reportgen.collect.graph_run import TracedForward, measure_graph, trace_model_forward
+    from reportgen.collect.graph_run import (
+        TracedForward,
+        TraceFailure,
+        measure_graph,
+        trace_model_forward,
+    )
     from reportgen.collect.keras_facts import ensure_built, model_facts
-    from reportgen.collect.profiler import phase, profile_forward, profile_model
+    from reportgen.collect.profiler import ProfileError, profile_forward
 
     with phase("keras facts"):
         # A subclassed model comes back as the view of it that one symbolic call gave.
         model = ensure_built(model, spec.slug, spec.input_shape)
         facts = model_facts(model, spec)
     traced: TracedForward | None = None
+    unprofiled = "the forward pass was not traced"
 
     def measure() -> Any:
-        nonlocal traced
-        traced = trace_model_forward(model, spec.batch_size)
+        nonlocal traced, unprofiled
+        try:
+            traced = trace_model_forward(model, spec.batch_size)
+        except TraceFailure as exc:
+            unprofiled = exc.unprofiled
+            raise
         return measure_graph(model, spec.batch_size, traced)
 
     def run_profiler() -> Any:
         if traced is None:  # the trace failed: the profiler says why in its own words
-            return profile_model(model, spec.batch_size, out)
-        inputs = traced.zero_inputs()
-        return profile_forward(traced.function, inputs, out, traced.layer_names, traced.layer_of)
+            raise ProfileError(unprofiled)
+        return profile_forward(traced.function, traced.zero_inputs(), out, traced.index)
 
     _write_facts(facts, measure, run_profiler if profile else None, out)
 
 
 def _collect_graph(model: Any, spec: Any, out: Path, profile: bool) -> None:
-    from reportgen.collect.graph_facts import (
-        graph_forward,
-        graph_layout,
-        graph_model_facts,
-        sample_inputs,
-    )
+    from reportgen.collect.graph_facts import graph_layout, graph_model_facts
     from reportgen.collect.graph_run import measure_graph_model
-    from reportgen.collect.profiler import phase, profile_forward
+    from reportgen.collect.graphdef import graph_forward, sample_inputs
+    from reportgen.collect.profiler import profile_forward
 
     with phase("graph layout"):
         layout = graph_layout(model)
@@ -124,11 +129,11 @@ def _collect_graph(model: Any, spec: Any, out: Path, profile: bool) -> None:
     def run_profiler() -> Any:
         inputs = sample_inputs(model, spec.batch_size)
         forward = graph_forward(model)
-        return profile_forward(forward, inputs, out, layout.layer_names, layout.layer_of)
+        return profile_forward(forward, inputs, out, layout.index)
 
     _write_facts(
         facts,
-        lambda: measure_graph_model(model, layout, spec.batch_size),
+        lambda: measure_graph_model(model, layout.index, spec.batch_size),
         run_profiler if profile else None,
         out,
     )
@@ -141,15 +146,13 @@ def _write_facts(
     out: Path,
 ) -> None:
     """Add the runtime's measurements to the facts (each failure a note) and write them."""
-    from reportgen.collect.profiler import phase
-
-    notes: list[str] = []
+    notes: list[CollectNote] = []
     memory = flops = profile = None
     try:
         with phase("graph run (memory, FLOPs)"):
             memory, flops = measure()
     except Exception as exc:  # the report says what could not be measured, and why
-        notes.append(f"runtime memory and FLOPs were not measured: {one_line(exc)}")
+        notes.append(CollectNote("memory_not_measured", {"error": one_line(exc)}))
     else:
         notes.extend(_loop_notes(memory))
     if run_profiler is not None:
@@ -157,7 +160,7 @@ def _write_facts(
             with phase("profile (time per layer)"):
                 profile = run_profiler()
         except Exception as exc:
-            notes.append(f"the profiler did not run: {one_line(exc)}")
+            notes.append(CollectNote("profiler_failed", {"error": one_line(exc)}))
     facts = dataclasses.replace(
         facts, memory=memory, flops=flops, profile=profile, notes=(*facts.notes, *notes)
     )
@@ -169,23 +172,14 @@ LOOP_OPS = frozenset({"While", "StatelessWhile", "LoopCond"})
 """A loop in the graph, or (once lowered for running) the condition op of its frame."""
 
 
-def _loop_notes(memory: Any) -> list[str]:
+def _loop_notes(memory: Any) -> list[CollectNote]:
     """Layers that ran a While loop: TensorFlow's FLOPs profiler does not count its body."""
     layers = sorted({op.layer for op in memory.ops if op.op_type in LOOP_OPS and op.layer})
-    if not layers:
-        return []
-    named = ", ".join(layers)
-    return [
-        f"TensorFlow's FLOPs profiler does not look inside While loops, so its count leaves "
-        f"out the work done in the loop of {named} (a recurrent layer runs its cell there "
-        "once per time step); the derived figure counts it."
-    ]
+    return [CollectNote("loop_flops", {"layers": layers})] if layers else []
 
 
 def _log_phases() -> None:
     """One line per phase (wall and CPU seconds) on stderr, which is the worker's log."""
-    from reportgen.collect.profiler import PHASE_LOGGER
-
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("reportgen: %(message)s"))
     logger = logging.getLogger(PHASE_LOGGER)
@@ -201,9 +195,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _quiet_tensorflow()
     _log_phases()
-    from reportgen.collect.profiler import phase
-    from reportgen.collect.source import CollectFailure
-
     request = json.loads(Path(args[0]).read_text(encoding="utf-8"))
     out = Path(args[1])
     out.mkdir(parents=True, exist_ok=True)
@@ -214,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         (out / "error.txt").write_text(str(exc), encoding="utf-8")
         return EXIT_MODEL_FAILED
     except Exception as exc:
-        (out / "error.txt").write_text(f"{type(exc).__name__}: {exc}", encoding="utf-8")
+        (out / "error.txt").write_text(one_line(exc, typed=True), encoding="utf-8")
         traceback.print_exc()
         return EXIT_MODEL_FAILED
     return 0
