@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from reportgen.derive import derive_model
-from reportgen.derive.params import derive_params
+from reportgen.derive.layers import derive_params
 from tests.handmade import layer, lenet_facts
 
 

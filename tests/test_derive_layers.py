@@ -14,18 +14,19 @@ from typing import Any
 import pytest
 
 from reportgen.derive import derive_model
-from reportgen.derive.flops import derive_flops, normalize_einsum
+from reportgen.derive.layers import KINDS, derive_flops, derive_params
+from reportgen.derive.layers.convention import normalize_einsum
+from reportgen.derive.layers.dense import einsum_output_shape
+from reportgen.derive.layers.registry import Zero
 from reportgen.derive.memory import derive_activation
-from reportgen.derive.params import (
-    PARAM_RULES,
-    ZERO_PARAM_REASONS,
-    derive_params,
-    einsum_output_shape,
-)
 from reportgen.facts import LayerFacts, Shape, WeightFacts
+from tests.arithmetic import printed_value
 from tests.handmade import lenet_facts
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
+PARAM_RULES = {name for name, kind in KINDS.items() if callable(kind.params)}
+ZERO_PARAM_REASONS = {name for name, kind in KINDS.items() if isinstance(kind.params, Zero)}
+FLOPS_RULES = {name for name, kind in KINDS.items() if callable(kind.flops)}
 
 
 def facts(
@@ -400,7 +401,7 @@ def test_parameter_formula(layer: LayerFacts, keras: int, text: str) -> None:
     assert derived.value == keras
     assert derived.method == "formula"
     assert derived.formula is not None and derived.formula.text == text
-    assert derived.formula.value == derived.value
+    assert printed_value(text) == keras  # the printed arithmetic, done by hand, is Keras's
     explanation = derived.explanation
     assert explanation.en and CJK.search(explanation.zh) and explanation.zh != explanation.en
     assert str(keras) in text.replace(",", "")
@@ -409,6 +410,15 @@ def test_parameter_formula(layer: LayerFacts, keras: int, text: str) -> None:
 def test_every_rule_is_tested() -> None:
     tested = {p[1].class_name for p in PARAMS}
     assert set(PARAM_RULES) - tested <= {"Conv1D", "Conv2D", "Conv3D"}  # in test_derive.py
+
+
+def test_every_flops_rule_is_tested() -> None:
+    tested = {f[1].class_name for f in FLOPS}
+    # LeNet's kinds, the convolutions and the pooling layers are in test_derive_flops.py.
+    elsewhere = {"Conv1D", "Conv2D", "Conv3D", "Dense", "Activation", "Softmax", "Add"}
+    elsewhere |= {f"{kind}{d}D" for kind in ("MaxPooling", "AveragePooling") for d in "123"}
+    elsewhere |= {f"GlobalAveragePooling{d}D" for d in "123"} | {"GlobalMaxPooling2D"}
+    assert FLOPS_RULES - tested <= elsewhere
 
 
 def test_formulas_have_symbols() -> None:
@@ -880,6 +890,80 @@ FLOPS = [
     ),
     ("RepeatVector", facts("RepeatVector", (None, 5), (None, 3, 5), n=3), 1),
     ("AveragePooling1D", facts("AveragePooling1D", (None, 6, 3), (None, 3, 3), pool_size=[2]), 18),
+    ("Attention", facts("Attention", ((None, 7, 5), (None, 6, 5)), (None, 7, 5)), 1_050),
+    (
+        "Attention scale",
+        facts("Attention", ((None, 7, 5), (None, 6, 5)), (None, 7, 5), use_scale=True),
+        1_092,
+    ),
+    (
+        "Attention concat",
+        facts("Attention", ((None, 7, 5), (None, 6, 5)), (None, 7, 5), score_mode="concat"),
+        1_050,
+    ),
+    (
+        "Attention concat scale",
+        facts(
+            "Attention",
+            ((None, 7, 5), (None, 6, 5)),
+            (None, 7, 5),
+            use_scale=True,
+            score_mode="concat",
+        ),
+        1_260,
+    ),
+    (
+        "Attention query value key",
+        facts("Attention", ((None, 7, 5), (None, 6, 4), (None, 6, 5)), (None, 7, 4)),
+        966,
+    ),
+    (
+        "AdditiveAttention",
+        facts("AdditiveAttention", ((None, 7, 5), (None, 6, 5)), (None, 7, 5), use_scale=True),
+        1_218,
+    ),
+    (
+        "AdditiveAttention no scale",
+        facts("AdditiveAttention", ((None, 7, 5), (None, 6, 5)), (None, 7, 5), use_scale=False),
+        1_218,
+    ),
+    (
+        "AdditiveAttention query value key",
+        facts("AdditiveAttention", ((None, 7, 5), (None, 6, 4), (None, 6, 5)), (None, 7, 4)),
+        1_134,
+    ),
+    ("Masking", facts("Masking", (None, 7, 5), (None, 7, 5), mask_value=0.0), 35),
+    (
+        "ActivityRegularization l1",
+        facts("ActivityRegularization", (None, 7, 5), (None, 7, 5), l1=0.01, l2=0.0),
+        36,
+    ),
+    (
+        "ActivityRegularization l2",
+        facts("ActivityRegularization", (None, 7, 5), (None, 7, 5), l1=0.0, l2=0.01),
+        71,
+    ),
+    (
+        "ActivityRegularization l1 l2",
+        facts("ActivityRegularization", (None, 7, 5), (None, 7, 5), l1=0.01, l2=0.02),
+        107,
+    ),
+    (
+        "ActivityRegularization none",
+        facts("ActivityRegularization", (None, 7, 5), (None, 7, 5), l1=0.0, l2=0.0),
+        0,
+    ),
+    ("Resizing", facts("Resizing", (None, 8, 6, 3), (None, 4, 3, 3), height=4, width=3), 0),
+    ("Subtract", facts("Subtract", ((None, 7, 5),) * 2, (None, 7, 5)), 35),
+    ("Multiply", facts("Multiply", ((None, 7, 5),) * 3, (None, 7, 5)), 70),
+    ("GlobalMaxPooling1D", facts("GlobalMaxPooling1D", (None, 6, 3), (None, 3)), 0),
+    ("GlobalMaxPooling3D", facts("GlobalMaxPooling3D", (None, 2, 6, 6, 3), (None, 3)), 0),
+    ("LayerScale", facts("LayerScale", (None, 7, 5), (None, 7, 5), projection_dim=5), 35),
+    (
+        "CustomScaleLayer",
+        facts("CustomScaleLayer", ((None, 7, 5),) * 2, (None, 7, 5), scale=0.17),
+        70,
+    ),
 ]
 
 
@@ -888,7 +972,7 @@ def test_flops_equal_tensorflows_profiler(layer: LayerFacts, expected: int) -> N
     derived = derive_flops(layer, 1)
     assert derived.value == expected
     if derived.formula is not None:
-        assert derived.formula.value == expected
+        assert printed_value(derived.formula.text) == expected
     assert derived.explanation.en and CJK.search(derived.explanation.zh)
 
 
@@ -944,8 +1028,29 @@ def test_attention_einsums_are_named_as_uncounted() -> None:
             data_format="channels_first",
         ),
         facts("LSTM", (None, None, 5), (None, 4), units=4),
+        facts("Attention", ((None, 2, 7, 5), (None, 2, 6, 5)), (None, 2, 7, 5)),
+        facts(
+            "Resizing",
+            (None, 8, 6, 3),
+            (None, 4, 4, 3),
+            height=4,
+            width=4,
+            crop_to_aspect_ratio=True,
+        ),
+        facts("Lambda", (None, 7, 5), (None, 7, 5)),
+        facts("RandomHue", (None, 8, 6, 3), (None, 8, 6, 3), factor=0.5),
     ],
-    ids=["relu-threshold", "elu-alpha", "mha-rank4", "channels-first", "unknown-steps"],
+    ids=[
+        "relu-threshold",
+        "elu-alpha",
+        "mha-rank4",
+        "channels-first",
+        "unknown-steps",
+        "attention-rank4",
+        "resizing-crop",
+        "lambda",
+        "random-settings",
+    ],
 )
 def test_underivable_flops_are_none_with_a_reason(layer: LayerFacts) -> None:
     derived = derive_flops(layer, 1)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 
-from reportgen.derive.flops import derive_flops
+from reportgen.derive.layers import derive_flops, derive_params, family_of
 from reportgen.derive.measured import layer_time, measured_memory
 from reportgen.derive.memory import derive_activation
-from reportgen.derive.params import derive_params
+from reportgen.derive.notes import note_text
 from reportgen.derive.subclassed import (
     UnknownTotal,
     is_not_called,
@@ -23,15 +23,18 @@ from reportgen.derive.subclassed import (
 from reportgen.derive.training import derive_training
 from reportgen.facts import LayerFacts, ModelFacts
 from reportgen.model import (
+    KERAS_COUNT,
     Derivation,
     FlopsCheck,
     LayerReport,
     Mismatch,
     ModelReport,
     Profile,
+    Prose,
     RuntimeMemory,
     Text,
     Totals,
+    msg,
 )
 from reportgen.units import dtype_bytes
 
@@ -85,6 +88,7 @@ def derive_layer(index: int, layer: LayerFacts, facts: ModelFacts) -> LayerRepor
         calls=layer.calls,
         param_bytes=_layer_param_bytes(layer),
         variable_dtype=layer.variable_dtype,
+        family=family_of(layer.class_name),
     )
 
 
@@ -97,10 +101,10 @@ def _param_bytes(facts: ModelFacts) -> int:
     return sum(_layer_param_bytes(layer) for layer in facts.layers)
 
 
-REFERENCES = {
-    "keras": Text("Keras count_params()", "Keras 的 count_params()"),
-    "variables": Text("the size of the scope's variables", "该作用域中变量的总大小"),
-    "constants": Text("the size of the scope's constants", "该作用域中常量的总大小"),
+REFERENCES: dict[str, Prose] = {
+    "keras": KERAS_COUNT,
+    "variables": msg("the size of the scope's variables"),
+    "constants": msg("the size of the scope's constants"),
 }
 """What a derived parameter count is checked against, by ``ModelFacts.reference``."""
 
@@ -108,14 +112,14 @@ REFERENCES = {
 def find_mismatches(
     layers: tuple[LayerReport, ...],
     totals: Totals,
-    reference: Text = REFERENCES["keras"],
+    reference: Prose = REFERENCES["keras"],
     unknown: UnknownTotal | None = None,
 ) -> tuple[Mismatch, ...]:
     """Each derived count that disagrees with its reference, and at most one line for an
     unknown total: a count that cannot be derived is not a disagreement, and is not
     reported layer by layer (``unknown`` says which and why)."""
     found = [
-        Mismatch(layer.name, "parameters", layer.params.value, layer.keras_params, reference.en)
+        Mismatch(layer.name, "parameters", layer.params.value, layer.keras_params, reference)
         for layer in layers
         if layer.params.value is not None and not layer.params_match
     ]
@@ -126,7 +130,7 @@ def find_mismatches(
                 "parameter total",
                 None,
                 totals.keras_params,
-                reference.en,
+                reference,
                 detail=unknown.detail if unknown is not None else "",
             )
         )
@@ -140,26 +144,25 @@ def find_mismatches(
         ),
     ):
         if derived is not None and derived != count:
-            found.append(Mismatch("(model)", quantity, derived, count, reference.en))
+            found.append(Mismatch("(model)", quantity, derived, count, reference))
     return tuple(found)
 
 
 def _flops_mismatch(check: FlopsCheck | None) -> tuple[Mismatch, ...]:
     """A model total more than 1 % away from TensorFlow's profiler count is a disagreement.
 
-    When some layers have no FLOPs formula, the line says that the derived total leaves
-    them out (which is then the likely cause)."""
+    When some layers have no FLOPs formula, it names them: the derived total leaves them
+    out, which is then the likely cause."""
     if check is None or check.relative_difference <= 0.01:
         return ()
-    detail = ""
-    if check.unknown_layers:
-        names = ", ".join(check.unknown_layers[:5]) + (
-            ", …" if len(check.unknown_layers) > 5 else ""
-        )
-        detail = f"the derived total leaves out what has no FLOPs formula: {names}"
     return (
         Mismatch(
-            "(model)", "FLOPs", check.derived, check.measured, "TensorFlow profiler", detail=detail
+            "(model)",
+            "FLOPs",
+            check.derived,
+            check.measured,
+            msg("TensorFlow profiler"),
+            leaves_out=check.unknown_layers,
         ),
     )
 
@@ -196,7 +199,7 @@ def derive_model(facts: ModelFacts, article: Text | None = None) -> ModelReport:
         runtime=_runtime_memory(facts, layers),
         flops=flops,
         profile=_profile(facts, layers),
-        notes=facts.notes,
+        notes=tuple(note_text(note) for note in facts.notes),
         reference=reference,
         training=derive_training(facts, layers),
         params_note=unknown.reason if unknown is not None else None,

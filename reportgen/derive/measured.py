@@ -1,4 +1,4 @@
-"""What the runtime measured, set beside what was derived, and explained in both languages.
+"""What the runtime measured, set beside what was derived, and explained in every language.
 
 The collect stage records structured facts (``MemoryNote``: a fused op, a workspace, an
 output that reuses another layer's buffer...); this module turns them into sentences.
@@ -7,154 +7,171 @@ output that reuses another layer's buffer...); this module turns them into sente
 from __future__ import annotations
 
 from reportgen.facts import MemoryMeasurement, MemoryNote, ProfileMeasurement
-from reportgen.model import Text
-from reportgen.units import fmt_int
+from reportgen.i18n import ByteCount
+from reportgen.model import Prose, msg, sentences
 
 
-def _b(value: int | None) -> str:
-    return f"{fmt_int(value)} B" if value is not None else "?"
+def _b(value: int | None) -> ByteCount:
+    return ByteCount(value)
 
 
-def note_text(note: MemoryNote) -> Text:
+def _owned(note: MemoryNote) -> Prose:
+    """A reused buffer's sentence: whose buffer it is (a layer's, or a fed one)."""
+    nbytes = _b(note.nbytes)
+    if note.kind == "view":
+        if note.owner_layer:
+            return msg(
+                "%(op_type)s only reinterprets its input: the output reuses layer %(owner)s's "
+                "buffer (%(bytes)s), so no new memory is allocated.",
+                op_type=note.op_type or "?",
+                owner=note.owner_layer,
+                bytes=nbytes,
+            )
+        return msg(
+            "%(op_type)s only reinterprets its input: the output reuses a fed buffer "
+            "(%(bytes)s), so no new memory is allocated.",
+            op_type=note.op_type or "?",
+            bytes=nbytes,
+        )
+    if note.owner_layer:
+        return msg(
+            "%(op_type)s computed in place: its output overwrote layer %(owner)s's buffer "
+            "(%(bytes)s), so no new memory is allocated.",
+            op_type=note.op_type or "?",
+            owner=note.owner_layer,
+            bytes=nbytes,
+        )
+    return msg(
+        "%(op_type)s computed in place: its output overwrote a fed buffer (%(bytes)s), so no "
+        "new memory is allocated.",
+        op_type=note.op_type or "?",
+        bytes=nbytes,
+    )
+
+
+def note_text(note: MemoryNote) -> Prose:
     """One sentence per structured remark."""
     kind = note.kind
+    op_type = note.op_type or "?"
     if kind == "fed_input":
-        return Text(
-            f"The input batch ({_b(note.nbytes)}) is fed from outside the graph, so no op "
-            "allocates it during the forward pass.",
-            f"输入批数据（{_b(note.nbytes)}）从图外部送入，前向计算中没有任何算子为它分配内存。",
+        return msg(
+            "The input batch (%(bytes)s) is fed from outside the graph, so no op allocates it "
+            "during the forward pass.",
+            bytes=_b(note.nbytes),
         )
     if kind == "no_op":
-        return Text(
+        return msg(
             "The layer runs no op of its own at inference: it passes its input tensor "
-            "through unchanged (Dropout does nothing when not training).",
-            "推理时该层不执行任何算子，输入张量原样传给下一层（Dropout 只在训练时起作用）。",
+            "through unchanged (Dropout does nothing when not training)."
         )
     if kind == "not_run":
-        return Text(
-            f"The op that produces the output ({note.op}) did not run under that name: "
+        return msg(
+            "The op that produces the output (%(op)s) did not run under that name: "
             "TensorFlow's graph optimizer removed it or merged it into another op.",
-            f"产生该输出的算子（{note.op}）没有以这个名字运行：TensorFlow 的图优化器"
-            "把它删掉了，或并入了别的算子。",
+            op=note.op or "?",
         )
-    owner_en = f"layer {note.owner_layer}'s buffer" if note.owner_layer else "a fed buffer"
-    owner_zh = f"层 {note.owner_layer} 的缓冲区" if note.owner_layer else "外部送入的缓冲区"
-    if kind == "view":
-        return Text(
-            f"{note.op_type} only reinterprets its input: the output reuses {owner_en} "
-            f"({_b(note.nbytes)}), so no new memory is allocated.",
-            f"{note.op_type} 只是换一种方式解读输入：输出直接复用{owner_zh}"
-            f"（{_b(note.nbytes)}），不分配新内存。",
-        )
-    if kind == "in_place":
-        return Text(
-            f"{note.op_type} computed in place: its output overwrote {owner_en} "
-            f"({_b(note.nbytes)}), so no new memory is allocated.",
-            f"{note.op_type} 原地计算：输出直接写回{owner_zh}（{_b(note.nbytes)}），不分配新内存。",
-        )
+    if kind in ("view", "in_place"):
+        return _owned(note)
     if kind == "in_place_same_layer":
-        return Text(
-            f"{note.op_type} computed in place, in the buffer that {note.owner_op_type} "
-            "allocated in this layer.",
-            f"{note.op_type} 在本层 {note.owner_op_type} 分配的缓冲区里原地计算。",
+        return msg(
+            "%(op_type)s computed in place, in the buffer that %(owner_op_type)s allocated in "
+            "this layer.",
+            op_type=op_type,
+            owner_op_type=note.owner_op_type or "?",
         )
     if kind == "padding":
-        return Text(
-            f"The allocation holds {_b(note.nbytes)} for {_b(note.expected_bytes)} of output "
-            "elements.",
-            f"这块内存有 {_b(note.nbytes)}，而输出元素本身只占 {_b(note.expected_bytes)}。",
+        return msg(
+            "The allocation holds %(bytes)s for %(expected)s of output elements.",
+            bytes=_b(note.nbytes),
+            expected=_b(note.expected_bytes),
         )
     if kind == "fused":
-        ops = " + ".join(note.fused_ops)
-        return Text(
-            f"{ops} ran as one fused op, {note.op_type}: no separate buffer holds the "
+        return msg(
+            "%(ops)s ran as one fused op, %(op_type)s: no separate buffer holds the "
             "intermediate results.",
-            f"{ops} 被融合成一个算子 {note.op_type} 执行，中间结果没有单独的缓冲区。",
+            ops=" + ".join(note.fused_ops),
+            op_type=op_type,
         )
     if kind == "workspace":
-        return Text(
-            f"{note.op_type} also allocates a workspace output of {_b(note.nbytes)} (where "
-            "each result came from, kept for the backward pass); it is not part of the "
-            "layer's output and not counted here.",
-            f"{note.op_type} 另外还分配了 {_b(note.nbytes)} 的工作区输出（记录每个结果从何而来，"
-            "供反向传播使用）；它不属于该层的输出，这里不计入。",
+        return msg(
+            "%(op_type)s also allocates a workspace output of %(bytes)s (where each result "
+            "came from, kept for the backward pass); it is not part of the layer's output and "
+            "not counted here.",
+            op_type=op_type,
+            bytes=_b(note.nbytes),
         )
     if kind == "other_outputs":
-        return Text(
-            f"{note.op_type} also allocates further outputs of {_b(note.nbytes)}, not counted "
-            "here.",
-            f"{note.op_type} 还分配了其他输出，共 {_b(note.nbytes)}，这里不计入。",
+        return msg(
+            "%(op_type)s also allocates further outputs of %(bytes)s, not counted here.",
+            op_type=op_type,
+            bytes=_b(note.nbytes),
         )
     if kind == "scratch":
-        return Text(
-            f"{note.op_type} also used {_b(note.nbytes)} of temporary scratch memory while it ran.",
-            f"{note.op_type} 运行时还临时使用了 {_b(note.nbytes)} 的暂存内存。",
+        return msg(
+            "%(op_type)s also used %(bytes)s of temporary scratch memory while it ran.",
+            op_type=op_type,
+            bytes=_b(note.nbytes),
         )
     if kind == "moved":
-        return Text(
-            f"TensorFlow's optimizer moved this layer's last op, {note.op_type} ({note.op}), "
-            f"into layer {note.owner_layer}, where it runs on fewer values (max pooling "
-            "commutes with a monotonic function such as ReLU); the figure is this layer's "
-            "output before that op.",
-            f"TensorFlow 的图优化器把本层最后一个算子 {note.op_type}（{note.op}）挪到了层 "
-            f"{note.owner_layer} 里，在那里作用于更少的数值（最大池化与 ReLU 这类单调函数"
-            "可以交换次序）；这里的数字是该算子之前本层的输出。",
+        return msg(
+            "TensorFlow's optimizer moved this layer's last op, %(op_type)s (%(op)s), into "
+            "layer %(owner)s, where it runs on fewer values (max pooling commutes with a "
+            "monotonic function such as ReLU); the figure is this layer's output before that "
+            "op.",
+            op_type=op_type,
+            op=note.op or "?",
+            owner=note.owner_layer or "?",
         )
     if kind == "multiple_outputs":
-        return Text(
-            f"The layer has {note.count} output tensors; their allocations are summed.",
-            f"该层有 {note.count} 个输出张量，这里是它们分配量之和。",
+        return msg(
+            "The layer has %(count)s output tensors; their allocations are summed.",
+            count=note.count if note.count is not None else "?",
         )
     if kind == "shared_calls":
-        return Text(
-            f"The layer is called {note.count} times; these are the bytes of its first call.",
-            f"该层被调用了 {note.count} 次，这里是第一次调用的字节数。",
+        return msg(
+            "The layer is called %(count)s times; these are the bytes of its first call.",
+            count=note.count if note.count is not None else "?",
         )
-    return Text(f"Runtime remark: {kind}.", f"运行时备注：{kind}。")
+    return msg("Runtime remark: %(kind)s.", kind=kind)
 
 
 def measured_memory(
     name: str, derived: int | None, memory: MemoryMeasurement | None
-) -> tuple[int | None, Text | None]:
+) -> tuple[int | None, Prose | None]:
     """The allocator's bytes for this layer's output, and why they are what they are."""
     if memory is None:
         return None, None
     if name not in memory.layer_bytes:
-        return None, Text(
-            "The runtime measurement has no record for this layer.",
-            "运行时测量中没有该层的记录。",
-        )
+        return None, msg("The runtime measurement has no record for this layer.")
     measured = memory.layer_bytes[name]
-    sentences: list[Text] = []
+    first: Prose | None = None
     if measured is not None and derived is not None:
         if measured == derived:
-            sentences.append(
-                Text(
-                    f"The TensorFlow allocator recorded {_b(measured)} for this output: exactly "
-                    "the derived figure.",
-                    f"TensorFlow 分配器为该输出记录了 {_b(measured)}，与推导值完全一致。",
-                )
+            first = msg(
+                "The TensorFlow allocator recorded %(bytes)s for this output: exactly the "
+                "derived figure.",
+                bytes=_b(measured),
+            )
+        elif measured > derived:
+            first = msg(
+                "The TensorFlow allocator recorded %(bytes)s, %(difference)s more than the "
+                "derived %(derived)s.",
+                bytes=_b(measured),
+                difference=_b(measured - derived),
+                derived=_b(derived),
             )
         else:
-            diff = measured - derived
-            more_en, more_zh = ("more", "多") if diff > 0 else ("less", "少")
-            sentences.append(
-                Text(
-                    f"The TensorFlow allocator recorded {_b(measured)}, {_b(abs(diff))} {more_en} "
-                    f"than the derived {_b(derived)}.",
-                    f"TensorFlow 分配器记录了 {_b(measured)}，比推导值 {_b(derived)} "
-                    f"{more_zh} {_b(abs(diff))}。",
-                )
+            first = msg(
+                "The TensorFlow allocator recorded %(bytes)s, %(difference)s less than the "
+                "derived %(derived)s.",
+                bytes=_b(measured),
+                difference=_b(derived - measured),
+                derived=_b(derived),
             )
     elif measured is None:
-        sentences.append(
-            Text(
-                "The runtime allocated no new memory for this layer's output.",
-                "运行时没有为该层的输出分配新的内存。",
-            )
-        )
-    sentences.extend(note_text(note) for note in memory.layer_notes.get(name, ()))
-    return measured, Text(" ".join(s.en for s in sentences), "".join(s.zh for s in sentences))
+        first = msg("The runtime allocated no new memory for this layer's output.")
+    notes = [note_text(note) for note in memory.layer_notes.get(name, ())]
+    return measured, sentences(first, *notes)
 
 
 def layer_time(name: str, profile: ProfileMeasurement | None) -> float | None:

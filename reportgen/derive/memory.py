@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 
-from reportgen.derive.params import resolved_output_shapes
+from reportgen.derive.layers import resolved_output_shapes
 from reportgen.expr import Expr, Formula, Num, Product, Sum, evaluate
 from reportgen.facts import LayerFacts, Shape
-from reportgen.model import Derivation, Text
-from reportgen.units import dtype_bytes, fmt_int, fmt_shape
+from reportgen.i18n import Names
+from reportgen.model import Derivation, Prose, msg, sentences
+from reportgen.units import dtype_bytes, fmt_shape
 
 
 def output_dtypes(layer: LayerFacts) -> tuple[str, ...]:
@@ -29,8 +30,8 @@ def call_output_shapes(layer: LayerFacts) -> tuple[tuple[Shape, ...], ...]:
     return layer.call_output_shapes or (resolved_output_shapes(layer),)
 
 
-def _unknown(en: str, zh: str) -> Derivation:
-    return Derivation(None, "unknown", Text(en, zh))
+def _unknown(why: Prose) -> Derivation:
+    return Derivation(None, "unknown", why)
 
 
 def _call_product(shapes: tuple[Shape, ...], widths: tuple[int, ...], batch: int) -> list[Expr]:
@@ -50,8 +51,7 @@ def derive_activation(layer: LayerFacts, batch_size: int) -> Derivation:
     if any(w is None for w in widths_or_none):
         unknown = next(d for d, w in zip(dtypes, widths_or_none, strict=True) if w is None)
         return _unknown(
-            f"The size of a {unknown} value is not known to reportgen.",
-            f"reportgen 不知道 {unknown} 类型的每个数值占多少字节。",
+            msg("The size of a %(dtype)s value is not known to reportgen.", dtype=unknown)
         )
     widths = tuple(int(w or 0) for w in widths_or_none)
     calls = call_output_shapes(layer)
@@ -60,8 +60,10 @@ def derive_activation(layer: LayerFacts, batch_size: int) -> Derivation:
     ):
         shapes = ", ".join(fmt_shape(s) for s in layer.output_shapes) or "?"
         return _unknown(
-            f"The output shape {shapes} has a dimension that is only known at run time.",
-            f"输出形状 {shapes} 中有维度要到运行时才能确定。",
+            msg(
+                "The output shape %(shapes)s has a dimension that is only known at run time.",
+                shapes=shapes,
+            )
         )
     per_call = [_call_product(shapes, widths, batch_size) for shapes in calls]
     if len(calls) > 1 and all(shapes == calls[0] for shapes in calls):
@@ -72,31 +74,75 @@ def derive_activation(layer: LayerFacts, batch_size: int) -> Derivation:
         expr = flat[0] if len(flat) == 1 else Sum(tuple(flat))
     formula = Formula(expr, unit="B")
     per_example = sum(math.prod(int(d) for d in s[1:] if d is not None) for s in calls[0])
-    shapes = " + ".join(fmt_shape(s) for s in calls[0])
-    batch_en = f"a batch of {batch_size} examples" if batch_size != 1 else "one example"
-    batch_zh = f"批大小为 {batch_size}" if batch_size != 1 else "批大小为 1"
-    if len(set(dtypes)) == 1:
-        width_en = f"{widths[0]} bytes per {dtypes[0]} value"
-        width_zh = f"每个 {dtypes[0]} 数值占 {widths[0]} 字节"
-    else:
-        width_en = "the bytes of each output's dtype (" + ", ".join(dtypes) + ")"
-        width_zh = "按各输出自身的数据类型（" + "、".join(dtypes) + "）计字节"
-    first = sum(evaluate(p) for p in per_call[0])
-    shared_en = shared_zh = ""
-    if len(calls) > 1:
-        shared_en = (
-            f" The layer is shared: the model calls it {len(calls)} times and every call "
-            f"produces an output of its own, so all of them count: {fmt_int(formula.value)} "
-            "bytes in all."
+    shared = (
+        msg(
+            "The layer is shared: the model calls it %(calls)s times and every call produces "
+            "an output of its own, so all of them count: %(bytes)s bytes in all.",
+            calls=len(calls),
+            bytes=formula.value,
         )
-        shared_zh = (
-            f"该层是共享层：模型调用它 {len(calls)} 次，每次调用都产生各自的输出，全部计入，"
-            f"共 {fmt_int(formula.value)} 字节。"
-        )
-    explanation = Text(
-        f"The output {shapes} holds {fmt_int(per_example)} values per example; for "
-        f"{batch_en} at {width_en} that is {fmt_int(first)} bytes.{shared_en}",
-        f"输出 {shapes} 每个样本有 {fmt_int(per_example)} 个数值；{batch_zh}，"
-        f"{width_zh}，合计 {fmt_int(first)} 字节。{shared_zh}",
+        if len(calls) > 1
+        else None
+    )
+    explanation = sentences(
+        _output_sentence(
+            " + ".join(fmt_shape(s) for s in calls[0]),
+            per_example,
+            batch_size,
+            dtypes,
+            widths,
+            sum(evaluate(p) for p in per_call[0]),
+        ),
+        shared,
     )
     return Derivation(formula.value, "formula", explanation, formula)
+
+
+def _output_sentence(
+    shapes: str,
+    per_example: int,
+    batch_size: int,
+    dtypes: tuple[str, ...],
+    widths: tuple[int, ...],
+    nbytes: int,
+) -> Prose:
+    """How many values the output holds, at how many bytes each: the bytes of one call."""
+    if len(set(dtypes)) == 1:
+        if batch_size == 1:
+            return msg(
+                "The output %(shape)s holds %(values)s values per example; for one example at "
+                "%(width)s bytes per %(dtype)s value that is %(bytes)s bytes.",
+                shape=shapes,
+                values=per_example,
+                width=widths[0],
+                dtype=dtypes[0],
+                bytes=nbytes,
+            )
+        return msg(
+            "The output %(shape)s holds %(values)s values per example; for a batch of "
+            "%(batch)s examples at %(width)s bytes per %(dtype)s value that is %(bytes)s bytes.",
+            shape=shapes,
+            values=per_example,
+            batch=batch_size,
+            width=widths[0],
+            dtype=dtypes[0],
+            bytes=nbytes,
+        )
+    if batch_size == 1:
+        return msg(
+            "The output %(shape)s holds %(values)s values per example; for one example at the "
+            "bytes of each output's dtype (%(dtypes)s) that is %(bytes)s bytes.",
+            shape=shapes,
+            values=per_example,
+            dtypes=Names(dtypes),
+            bytes=nbytes,
+        )
+    return msg(
+        "The output %(shape)s holds %(values)s values per example; for a batch of %(batch)s "
+        "examples at the bytes of each output's dtype (%(dtypes)s) that is %(bytes)s bytes.",
+        shape=shapes,
+        values=per_example,
+        batch=batch_size,
+        dtypes=Names(dtypes),
+        bytes=nbytes,
+    )

@@ -1,4 +1,4 @@
-"""Parameters reportgen cannot derive: said so in both languages, never counted as zero.
+"""Parameters reportgen cannot derive: said so in every language, never counted as zero.
 
 Two things leave the derived parameter total unknown:
 
@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reportgen.facts import LayerFacts
-from reportgen.model import Derivation, LayerReport, Text
+from reportgen.i18n import Names, fmt_names
+from reportgen.model import Derivation, LayerReport, Prose, msg, sentences
 from reportgen.units import fmt_int
 
 OWN_WEIGHTS_KEY = "reportgen_model_own_weights"
@@ -44,12 +45,10 @@ def is_not_called(layer: LayerFacts) -> bool:
     return layer.config.get(NOT_CALLED_KEY) is True
 
 
-_NOT_CALLED = Text(
+_NOT_CALLED = msg(
     "The model's call() did not use this layer when reportgen called the model once, at "
     "inference, to record its layers (a layer used only in training, for example), so no "
-    "shape of it is known.",
-    "reportgen 为记录各层而以推理模式调用模型一次时，模型的 call() 没有用到这一层"
-    "（例如只在训练时使用的层），因此不知道它的任何形状。",
+    "shape of it is known."
 )
 
 
@@ -61,21 +60,19 @@ def not_called_params(layer: LayerFacts, derived: Derivation) -> Derivation:
         return Derivation(
             0,
             "zero",
-            Text(
-                f"{_NOT_CALLED.en} Never called, it was never built either: it holds no "
-                "weights yet, and Keras counts 0 for it too.",
-                f"{_NOT_CALLED.zh}它从未被调用，也就从未被构建：目前没有任何权重，"
-                "Keras 对它的统计也是 0。",
+            sentences(
+                _NOT_CALLED,
+                msg(
+                    "Never called, it was never built either: it holds no weights yet, and "
+                    "Keras counts 0 for it too."
+                ),
             ),
             derived.formula if derived.value == 0 else None,
         )
     return Derivation(
         derived.value,
         derived.method,
-        Text(
-            f"{_NOT_CALLED.en} {derived.explanation.en}",
-            f"{_NOT_CALLED.zh}{derived.explanation.zh}",
-        ),
+        sentences(_NOT_CALLED, derived.explanation),
         derived.formula,
     )
 
@@ -84,9 +81,9 @@ def not_called_activation() -> Derivation:
     return Derivation(
         0,
         "zero",
-        Text(
-            f"{_NOT_CALLED.en} It does not run in the forward pass, so it writes no output.",
-            f"{_NOT_CALLED.zh}前向计算中它不运行，因此不产生输出。",
+        sentences(
+            _NOT_CALLED,
+            msg("It does not run in the forward pass, so it writes no output."),
         ),
     )
 
@@ -95,28 +92,25 @@ def not_called_flops() -> Derivation:
     return Derivation(
         0,
         "zero",
-        Text(
-            f"{_NOT_CALLED.en} It does not run in the forward pass, so it costs no FLOPs.",
-            f"{_NOT_CALLED.zh}前向计算中它不运行，因此没有浮点运算。",
+        sentences(
+            _NOT_CALLED,
+            msg("It does not run in the forward pass, so it costs no FLOPs."),
         ),
     )
 
 
 def own_weights_params(layer: LayerFacts) -> Derivation:
-    n = fmt_int(layer.keras_params)
     return Derivation(
         None,
         "unknown",
-        Text(
-            f"These {n} parameters are weights that the subclassed model {layer.class_name} "
+        msg(
+            "These %(count)s parameters are weights that the subclassed model %(model)s "
             "creates itself and uses in the code of its own call(), not through a layer. "
             "reportgen derives a count from a layer's configuration and shapes, and these "
             "weights have neither, so their count cannot be derived. They are listed here so "
             "that the parameter memory and the training estimate include them.",
-            f"这 {n} 个参数是子类模型 {layer.class_name} 自己创建、并在自己的 call() 代码中"
-            "直接使用的权重，不经过任何层。reportgen 依据层的配置和形状推导参数量，而这些权重"
-            "两者都没有，因此无法推导。把它们列在这里，是为了让参数内存和训练内存估计把它们"
-            "算进去。",
+            count=layer.keras_params,
+            model=layer.class_name,
         ),
     )
 
@@ -125,11 +119,9 @@ def own_weights_activation() -> Derivation:
     return Derivation(
         None,
         "unknown",
-        Text(
+        msg(
             "This row is not a layer: the model's own code in call() uses these weights, and "
-            "what that code outputs belongs to no layer, so no output memory is counted here.",
-            "这一行不是层：这些权重由模型 call() 中自己的代码使用，这些代码的输出不属于任何层，"
-            "因此这里不计输出内存。",
+            "what that code outputs belongs to no layer, so no output memory is counted here."
         ),
     )
 
@@ -138,11 +130,9 @@ def own_weights_flops() -> Derivation:
     return Derivation(
         None,
         "unknown",
-        Text(
+        msg(
             "The model's own code in call() is not a layer, so reportgen has no formula for "
-            "its FLOPs; TensorFlow's profiler counts them in its total for the model.",
-            "模型 call() 中自己的代码不是层，reportgen 没有计算其浮点运算量的公式；"
-            "TensorFlow 的性能分析器会把它们计入整个模型的总数。",
+            "its FLOPs; TensorFlow's profiler counts them in its total for the model."
         ),
     )
 
@@ -151,27 +141,44 @@ def own_weights_flops() -> Derivation:
 class UnknownTotal:
     """Why the derived parameter total is unknown: for the page, and for one warning line."""
 
-    reason: Text
-    """Sentences for the page, in each language, ending with what the page shows instead."""
+    reason: Prose
+    """Sentences for the page, ending with what the page shows instead."""
     detail: str
     """The same in a few English words, for the one-line warning (``Mismatch.detail``)."""
 
 
-def _names(layers: list[LayerReport], sep: str) -> str:
-    shown = sep.join(layer.name for layer in layers[:MAX_NAMES])
-    return shown if len(layers) <= MAX_NAMES else shown + sep + "…"
+def _names(layers: list[LayerReport]) -> Names:
+    return Names(tuple(layer.name for layer in layers), MAX_NAMES)
 
 
-def _zh_after(prefix: str, text: str) -> str:
-    """``prefix`` then ``text``, with the space Chinese text takes before Latin text."""
-    return f"{prefix} {text}" if text[:1].isascii() else f"{prefix}{text}"
+def _own_weights_sentence(fact: LayerFacts, row: str, keras_params: int) -> Prose:
+    if fact.keras_params == keras_params:
+        return msg(
+            "%(model)s is a subclassed keras.Model, and all %(total)s of its parameters are "
+            "weights it creates itself and uses in the code of its own call() instead of "
+            "through a layer. They are listed together in the row %(row)s; with no layer "
+            "configuration to derive them from, they cannot be derived.",
+            model=fact.class_name,
+            total=keras_params,
+            row=row,
+        )
+    return msg(
+        "%(model)s is a subclassed keras.Model, and %(count)s of its %(total)s parameters are "
+        "weights it creates itself and uses in the code of its own call() instead of through "
+        "a layer. They are listed together in the row %(row)s; with no layer configuration "
+        "to derive them from, they cannot be derived.",
+        model=fact.class_name,
+        count=fact.keras_params,
+        total=keras_params,
+        row=row,
+    )
 
 
 def unknown_total(
     facts: tuple[LayerFacts, ...],
     layers: tuple[LayerReport, ...],
     keras_params: int,
-    reference: Text,
+    reference: Prose,
 ) -> UnknownTotal | None:
     """Why the derived parameter total is unknown, or None when every count is derived.
 
@@ -186,51 +193,45 @@ def unknown_total(
     underived = [layer for layer in real if layer.params.value is None]
     if not own and not underived:
         return None
-    en: list[str] = []
-    zh: list[str] = []
+    said: list[Prose] = []
     details: list[str] = []
     total = fmt_int(keras_params)
     for fact, layer in own:
-        n = fmt_int(fact.keras_params)
         cls = fact.class_name
         if fact.keras_params == keras_params:
-            share_en, share_zh = f"all {total} of its parameters are", f"全部 {total} 个参数都"
             details.append(f"all {total} parameters are weights of the subclassed model {cls}")
         else:
-            share_en = f"{n} of its {total} parameters are"
-            share_zh = f"{total} 个参数中有 {n} 个"
+            n = fmt_int(fact.keras_params)
             details.append(f"{n} parameters are weights of the subclassed model {cls}")
         details[-1] += " itself, not of a layer"
-        en.append(
-            f"{cls} is a subclassed keras.Model, and {share_en} weights it creates itself and "
-            "uses in the code of its own call() instead of through a layer. They are listed "
-            f"together in the row {layer.name}; with no layer configuration to derive them "
-            "from, they cannot be derived."
-        )
-        zh.append(
-            f"{cls} 是继承 keras.Model 编写的子类模型，{share_zh}是它自己创建、并在自己的 "
-            f"call() 代码中直接使用的权重，不经过任何层。它们合并列在 {layer.name} 这一行；"
-            "没有层配置可供推导，因此无法推导。"
-        )
+        said.append(_own_weights_sentence(fact, layer.name, keras_params))
     if underived:
         k, m = len(underived), len(real)
+        if m > 1:
+            said.append(
+                msg(
+                    "%(count)s of the %(total)s layers cannot be derived (%(names)s); the "
+                    "derivation of each says why.",
+                    count=k,
+                    total=m,
+                    names=_names(underived),
+                )
+            )
+        else:
+            said.append(
+                msg(
+                    "The only layer, %(layer)s, cannot be derived; its derivation says why.",
+                    layer=underived[0].name,
+                )
+            )
         layers_en = "layer cannot" if k == 1 else "layers cannot"
-        en.append(
-            f"{k} of the {m} layers cannot be derived ({_names(underived, ', ')}); the "
-            "derivation of each says why."
-            if m > 1
-            else f"The only layer, {underived[0].name}, cannot be derived; its derivation says why."
+        names_en = fmt_names((layer.name for layer in underived), "en", MAX_NAMES)
+        details.append(f"{k} {layers_en} be derived ({names_en})")
+    said.append(
+        msg(
+            "What cannot be derived is not counted as zero: the derived total is unknown, and "
+            "the total shown is the one from %(reference)s.",
+            reference=reference,
         )
-        zh.append(
-            f"{m} 个层中有 {k} 个无法推导（{_names(underived, '、')}），原因见各层的推导说明。"
-            if m > 1
-            else f"唯一的层 {underived[0].name} 无法推导，原因见它的推导说明。"
-        )
-        details.append(f"{k} {layers_en} be derived ({_names(underived, ', ')})")
-    en.append(
-        "What cannot be derived is not counted as zero: the derived total is unknown, and "
-        f"the total shown is the one from {reference.en}."
     )
-    shown_zh = _zh_after("这里显示的总数取自", reference.zh)
-    zh.append(f"无法推导的部分不会按 0 计入：推导总数未知，{shown_zh}。")
-    return UnknownTotal(Text(" ".join(en), "".join(zh)), "; ".join(details))
+    return UnknownTotal(sentences(*said), "; ".join(details))

@@ -1,11 +1,11 @@
 """Training-memory estimate: weights + gradients + optimizer state + kept activations.
 
 Pure arithmetic on the collected facts. Each part is a :class:`Derivation` in bytes with a
-formula, and the assumptions behind the estimate are written out in both languages, so
+formula, and the assumptions behind the estimate are written out as sentences, so
 the page can say exactly what the figure includes and what it does not.
 
 What Keras 3.15 allocates, checked by building each optimizer on a few variables
-(``tests/test_training.py`` checks the Adam figure against a real model):
+(``tests/test_tf_training.py`` checks the Adam figure against a real model):
 
 - one state tensor per slot and trainable weight, in the weight's own dtype (``float32``
   under ``mixed_float16``): Adam/AdamW/Nadam/Adamax 2 (Adam with ``amsgrad`` 3), SGD 0,
@@ -25,8 +25,17 @@ from typing import Any
 
 from reportgen.expr import Expr, Formula, Num, Product, Sum, Symbol, Term
 from reportgen.facts import ModelFacts, OptimizerFacts, WeightFacts
-from reportgen.model import Derivation, LayerReport, Text, TrainingMemory, TrainingPart
-from reportgen.units import dtype_bytes, fmt_bytes, fmt_int
+from reportgen.i18n import ByteSize, Names
+from reportgen.model import (
+    Derivation,
+    LayerReport,
+    Prose,
+    TrainingMemory,
+    TrainingPart,
+    msg,
+    sentences,
+)
+from reportgen.units import dtype_bytes
 
 DEFAULT_OPTIMIZER = OptimizerFacts("Adam", {"learning_rate": 0.001, "amsgrad": False})
 """Assumed when the model was not compiled: Keras's most common choice, at its defaults."""
@@ -50,18 +59,20 @@ SLOTS: dict[str, Callable[[dict[str, Any]], int]] = {
     "Ftrl": lambda c: 2,
 }
 
-_SLOT_NAMES: dict[str, tuple[str, str]] = {
-    "Adam": ("the first and second moments m and v", "一阶矩 m 和二阶矩 v"),
-    "AdamW": ("the first and second moments m and v", "一阶矩 m 和二阶矩 v"),
-    "Nadam": ("the first and second moments m and v", "一阶矩 m 和二阶矩 v"),
-    "Adamax": ("the first moment and the infinity norm", "一阶矩和无穷范数"),
-    "SGD": ("the momentum (velocity)", "动量（速度）"),
-    "RMSprop": ("the running mean of squared gradients", "梯度平方的滑动平均"),
-    "Adagrad": ("the accumulated squared gradients", "累积的梯度平方"),
-    "Adadelta": ("the accumulated gradients and updates", "累积的梯度与更新量"),
-    "Lion": ("the momentum", "动量"),
-    "Ftrl": ("the accumulator and the linear term", "累加器和线性项"),
+_MOMENTS = msg("the first and second moments m and v")
+_SLOT_NAMES: dict[str, Prose] = {
+    "Adam": _MOMENTS,
+    "AdamW": _MOMENTS,
+    "Nadam": _MOMENTS,
+    "Adamax": msg("the first moment and the infinity norm"),
+    "SGD": msg("the momentum (velocity)"),
+    "RMSprop": msg("the running mean of squared gradients"),
+    "Adagrad": msg("the accumulated squared gradients"),
+    "Adadelta": msg("the accumulated gradients and updates"),
+    "Lion": msg("the momentum"),
+    "Ftrl": msg("the accumulator and the linear term"),
 }
+"""What each optimizer keeps per trainable weight, named inside a sentence."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,8 @@ class OptimizerState:
     slots: int | None
     scalar_bytes: int
     wrapped_by: str | None = None
+    extra_slots: int = 0
+    """Of ``slots``, those its configuration adds (``use_ema``, gradient accumulation)."""
 
 
 def optimizer_state(optimizer: OptimizerFacts) -> OptimizerState:
@@ -91,16 +104,17 @@ def optimizer_state(optimizer: OptimizerFacts) -> OptimizerState:
             name = "?"
     rule = SLOTS.get(name)
     slots = None if rule is None else rule(config)
+    extra = (1 if config.get("use_ema") else 0) + (
+        1 if config.get("gradient_accumulation_steps") else 0
+    )
     if slots is not None:
-        slots += (1 if config.get("use_ema") else 0) + (
-            1 if config.get("gradient_accumulation_steps") else 0
-        )
+        slots += extra
     scalar_bytes += 8  # the iteration counter, int64
     if not isinstance(config.get("learning_rate"), dict):
         scalar_bytes += 4  # a float learning rate is a variable; a schedule is not
     if name == "Nadam":
         scalar_bytes += 4  # the running product of momentum decays
-    return OptimizerState(name, slots, scalar_bytes, wrapped_by)
+    return OptimizerState(name, slots, scalar_bytes, wrapped_by, extra if slots else 0)
 
 
 def _by_dtype(weights: list[WeightFacts]) -> list[tuple[str, int, int | None]]:
@@ -131,17 +145,14 @@ def _unknown_width(groups: list[tuple[str, int, int | None]]) -> Derivation | No
             return Derivation(
                 None,
                 "unknown",
-                Text(
-                    f"The size of a {dtype} weight is not known to reportgen.",
-                    f"reportgen 不知道 {dtype} 类型的权重每个占多少字节。",
-                ),
+                msg("The size of a %(dtype)s weight is not known to reportgen.", dtype=dtype),
             )
     return None
 
 
-def _derivation(expr: Expr, en: str, zh: str) -> Derivation:
+def _derivation(expr: Expr, explanation: Prose) -> Derivation:
     formula = Formula(expr, unit="B")
-    return Derivation(formula.value, "formula", Text(en, zh), formula)
+    return Derivation(formula.value, "formula", explanation, formula)
 
 
 def _parameters(weights: list[WeightFacts]) -> Derivation:
@@ -150,12 +161,15 @@ def _parameters(weights: list[WeightFacts]) -> Derivation:
     if unknown is not None:
         return unknown
     total = sum(n for _, n, _ in groups)
-    dtypes = ", ".join(d for d, _, _ in groups) or "—"
+    dtypes = tuple(d for d, _, _ in groups) or ("—",)
     return _derivation(
         _bytes_expr(groups, Symbol("P")),
-        f"All {fmt_int(total)} weights (trainable or not) at the bytes of their own dtype "
-        f"({dtypes}).",
-        f"全部 {fmt_int(total)} 个权重（无论是否可训练），按各自数据类型（{dtypes}）的字节数计。",
+        msg(
+            "All %(count)s weights (trainable or not) at the bytes of their own dtype "
+            "(%(dtypes)s).",
+            count=total,
+            dtypes=Names(dtypes),
+        ),
     )
 
 
@@ -167,11 +181,12 @@ def _gradients(trainable: list[WeightFacts]) -> Derivation:
     total = sum(n for _, n, _ in groups)
     return _derivation(
         _bytes_expr(groups, Symbol("P", "train")),
-        f"One gradient value for each of the {fmt_int(total)} trainable weights, in the weight's "
-        "dtype. Non-trainable weights (such as batch normalization's moving statistics) get no "
-        "gradient.",
-        f"{fmt_int(total)} 个可训练权重各有一个梯度值，数据类型与权重相同。不可训练的权重"
-        "（例如批归一化的滑动统计量）没有梯度。",
+        msg(
+            "One gradient value for each of the %(count)s trainable weights, in the weight's "
+            "dtype. Non-trainable weights (such as batch normalization's moving statistics) "
+            "get no gradient.",
+            count=total,
+        ),
     )
 
 
@@ -184,43 +199,73 @@ def _optimizer_part(trainable: list[WeightFacts], state: OptimizerState) -> Deri
         return Derivation(
             None,
             "unknown",
-            Text(
-                f"reportgen does not know how much state the {state.name} optimizer keeps.",
-                f"reportgen 不知道 {state.name} 优化器要保存多少状态。",
+            msg(
+                "reportgen does not know how much state the %(optimizer)s optimizer keeps.",
+                optimizer=state.name,
             ),
         )
     scalars = Term("scalars", Num(state.scalar_bytes))
     slot_expr = _bytes_expr(groups, Symbol("P", "train"), state.slots) if state.slots else None
     expr: Expr = Sum((slot_expr, scalars)) if slot_expr is not None else scalars
-    names_en, names_zh = _SLOT_NAMES.get(state.name, ("its state", "它的状态"))
-    if state.slots:
-        slots_en = (
-            f"{state.name} keeps {state.slots} value{'s' if state.slots > 1 else ''} per "
-            f"trainable weight ({names_en}"
-            + (", plus the configured extras" if state.slots > SLOTS[state.name]({}) else "")
-            + "), in the weight's dtype"
+    wrapper = (
+        msg(
+            "The %(wrapper)s around it adds a step counter and the loss scale.",
+            wrapper=state.wrapped_by,
         )
-        slots_zh = (
-            f"{state.name} 为每个可训练权重保存 {state.slots} 个值（{names_zh}），"
-            "数据类型与权重相同"
-        )
-    else:
-        slots_en = f"{state.name} without momentum keeps no value per weight"
-        slots_zh = f"不带动量的 {state.name} 不为权重保存任何值"
-    wrap_en = (
-        f" The {state.wrapped_by} around it adds a step counter and the loss scale."
         if state.wrapped_by
-        else ""
+        else None
     )
-    wrap_zh = (
-        f"外层的 {state.wrapped_by} 另有步数计数器和损失缩放系数。" if state.wrapped_by else ""
-    )
-    return _derivation(
-        expr,
-        f"{slots_en}, and a few scalars ({state.scalar_bytes} B: the int64 iteration counter "
-        f"and the learning rate).{wrap_en}",
-        f"{slots_zh}；另有几个标量（{state.scalar_bytes} 字节：int64 的迭代计数器和学习率）。"
-        f"{wrap_zh}",
+    return _derivation(expr, sentences(_state_sentence(state), wrapper))
+
+
+def _state_sentence(state: OptimizerState) -> Prose:
+    """What the optimizer keeps per trainable weight, and its scalars."""
+    name, slots, scalars = state.name, state.slots or 0, state.scalar_bytes
+    if not slots:
+        return msg(
+            "%(optimizer)s without momentum keeps no value per weight, and a few scalars "
+            "(%(scalars)s B: the int64 iteration counter and the learning rate).",
+            optimizer=name,
+            scalars=scalars,
+        )
+    kept = _SLOT_NAMES.get(name, msg("its state"))
+    extras = state.extra_slots > 0
+    if extras and slots == 1:
+        return msg(
+            "%(optimizer)s keeps 1 value per trainable weight (%(kept)s, plus the configured "
+            "extras), in the weight's dtype, and a few scalars (%(scalars)s B: the int64 "
+            "iteration counter and the learning rate).",
+            optimizer=name,
+            kept=kept,
+            scalars=scalars,
+        )
+    if extras:
+        return msg(
+            "%(optimizer)s keeps %(slots)s values per trainable weight (%(kept)s, plus the "
+            "configured extras), in the weight's dtype, and a few scalars (%(scalars)s B: the "
+            "int64 iteration counter and the learning rate).",
+            optimizer=name,
+            slots=slots,
+            kept=kept,
+            scalars=scalars,
+        )
+    if slots == 1:
+        return msg(
+            "%(optimizer)s keeps 1 value per trainable weight (%(kept)s), in the weight's "
+            "dtype, and a few scalars (%(scalars)s B: the int64 iteration counter and the "
+            "learning rate).",
+            optimizer=name,
+            kept=kept,
+            scalars=scalars,
+        )
+    return msg(
+        "%(optimizer)s keeps %(slots)s values per trainable weight (%(kept)s), in the weight's "
+        "dtype, and a few scalars (%(scalars)s B: the int64 iteration counter and the "
+        "learning rate).",
+        optimizer=name,
+        slots=slots,
+        kept=kept,
+        scalars=scalars,
     )
 
 
@@ -228,70 +273,78 @@ def _activations(layers: tuple[LayerReport, ...], batch_size: int) -> Derivation
     known = [layer for layer in layers if layer.activation.value is not None]
     total = sum(layer.activation.value or 0 for layer in known)
     missing = len(layers) - len(known)
-    missing_en = (
-        f" {missing} layer(s) have an output size that cannot be derived and are left out."
-        if missing
-        else ""
-    )
-    missing_zh = f"有 {missing} 个层的输出大小无法推导，未计入。" if missing else ""
     return _derivation(
         Term("Σ layer outputs", Num(total)),
-        f"The outputs of all {len(known)} layers at batch size {batch_size}, as derived layer "
-        f"by layer, summed: {fmt_bytes(total)}.{missing_en}",
-        f"全部 {len(known)} 个层在批大小 {batch_size} 下的输出（逐层推导的数值）之和："
-        f"{fmt_bytes(total)}。{missing_zh}",
+        sentences(
+            msg(
+                "The outputs of all %(count)s layers at batch size %(batch)s, as derived layer "
+                "by layer, summed: %(total)s.",
+                count=len(known),
+                batch=batch_size,
+                total=ByteSize(total),
+            ),
+            _left_out(missing),
+        ),
+    )
+
+
+def _left_out(missing: int) -> Prose | None:
+    if not missing:
+        return None
+    if missing == 1:
+        return msg("1 layer has an output size that cannot be derived and is left out.")
+    return msg(
+        "%(count)s layers have an output size that cannot be derived and are left out.",
+        count=missing,
     )
 
 
 def _assumptions(
     optimizer_assumed: bool, state: OptimizerState, batch_size: int
-) -> tuple[Text, ...]:
+) -> tuple[Prose, ...]:
     if optimizer_assumed:
-        first = Text(
+        first = msg(
             "The model was not compiled, so the optimizer is assumed to be Adam at its "
-            "defaults: two state values per trainable weight and an iteration counter.",
-            "模型没有编译，因此假定优化器为默认配置的 Adam：每个可训练权重保存两个状态值，"
-            "外加一个迭代计数器。",
+            "defaults: two state values per trainable weight and an iteration counter."
+        )
+    elif state.wrapped_by:
+        first = msg(
+            "The optimizer is the one the model was compiled with: %(optimizer)s inside a "
+            "%(wrapper)s.",
+            optimizer=state.name,
+            wrapper=state.wrapped_by,
         )
     else:
-        first = Text(
-            f"The optimizer is the one the model was compiled with: {state.name}"
-            + (f" inside a {state.wrapped_by}" if state.wrapped_by else "")
-            + ".",
-            f"优化器取模型编译时所用的：{state.name}"
-            + (f"（外层为 {state.wrapped_by}）" if state.wrapped_by else "")
-            + "。",
+        first = msg(
+            "The optimizer is the one the model was compiled with: %(optimizer)s.",
+            optimizer=state.name,
         )
     return (
         first,
-        Text(
-            f"Every layer's output at batch size {batch_size} is assumed to be kept from the "
-            "forward pass for the backward pass. Frameworks free some outputs early or recompute "
-            "them (gradient checkpointing keeps far less), and keep some inputs besides.",
-            f"假定前向传播中每一层在批大小 {batch_size} 下的输出都保留到反向传播使用。实际框架会"
-            "提前释放或重新计算其中一部分（梯度检查点保存的要少得多），也会另外保留某些输入。",
+        msg(
+            "Every layer's output at batch size %(batch)s is assumed to be kept from the "
+            "forward pass for the backward pass. Frameworks free some outputs early or "
+            "recompute them (gradient checkpointing keeps far less), and keep some inputs "
+            "besides.",
+            batch=batch_size,
         ),
-        Text(
+        msg(
             "Gradients and optimizer state are kept in each weight's own dtype, so under "
-            "mixed_float16 they are float32 like the weights, while activations are float16.",
-            "梯度和优化器状态都采用权重自身的数据类型，因此在 mixed_float16 下它们与权重一样是 "
-            "float32，而各层输出是 float16。",
+            "mixed_float16 they are float32 like the weights, while activations are float16."
         ),
-        Text(
+        msg(
             "Not included: the gradients of the activations during the backward pass, "
             "temporary workspace of the kernels, the input pipeline and the allocator's own "
-            "overhead. Treat the total as a floor for one training step, not a measurement.",
-            "未计入：反向传播中对各层输出求得的梯度、算子的临时工作区、输入流水线，以及内存分配器"
-            "自身的开销。总数应视为一次训练迭代的下限估计，而不是实测值。",
+            "overhead. Treat the total as a floor for one training step, not a measurement."
         ),
     )
 
 
-_LABELS = {
-    "parameters": Text("parameters", "参数"),
-    "gradients": Text("gradients", "梯度"),
-    "optimizer_state": Text("optimizer state", "优化器状态"),
-    "activations": Text("activations kept for the backward pass", "为反向传播保留的激活值"),
+_LABELS: dict[str, Prose] = {
+    "parameters": msg("parameters"),
+    "gradients": msg("gradients"),
+    "optimizer_state": msg("optimizer state"),
+    "activations": msg("activations kept for the backward pass"),
 }
 
 
@@ -313,10 +366,7 @@ def derive_training(facts: ModelFacts, layers: tuple[LayerReport, ...]) -> Train
         total = Derivation(
             None,
             "unknown",
-            Text(
-                "At least one part of the estimate cannot be derived, so there is no total.",
-                "估算中至少有一部分无法推导，因此不给出总数。",
-            ),
+            msg("At least one part of the estimate cannot be derived, so there is no total."),
         )
     else:
         expr = Sum(tuple(Term(part.label.en, Num(part.bytes.value or 0)) for part in parts))
@@ -324,11 +374,10 @@ def derive_training(facts: ModelFacts, layers: tuple[LayerReport, ...]) -> Train
         total = Derivation(
             formula.value,
             "formula",
-            Text(
+            msg(
                 "Parameters, gradients, optimizer state and kept activations, added up: "
-                f"{fmt_bytes(formula.value)} for one training step.",
-                "参数、梯度、优化器状态与保留的激活值相加：一次训练迭代约需 "
-                f"{fmt_bytes(formula.value)}。",
+                "%(total)s for one training step.",
+                total=ByteSize(formula.value),
             ),
             formula,
         )
