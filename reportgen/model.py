@@ -12,7 +12,7 @@ from typing import Union
 
 from reportgen.expr import Formula
 from reportgen.facts import Shape
-from reportgen.i18n import format_value, translate
+from reportgen.i18n import ByteCount, ByteSize, Names, fill, format_value, join_sentences, translate
 
 LANGUAGES = ("en", "zh")
 """Site languages, in the order the pages list them. ``zh`` is Simplified Chinese."""
@@ -33,9 +33,9 @@ class Text:
         return self.zh if lang == "zh" else self.en
 
 
-Arg = Union[int, float, str, "Text", "Msg"]
-"""A value for a :class:`Msg` field: numbers are formatted for the page's language,
-sentences (:class:`Text`, :class:`Msg`) are put in that language."""
+Arg = Union[int, float, str, ByteCount, ByteSize, Names, tuple[str, ...], "Prose"]
+"""A value for a :class:`Msg` field: numbers, byte counts and lists are formatted for the
+page's language (:mod:`reportgen.i18n`), sentences (:data:`Prose`) are put in that language."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Msg:
         template = translate(lang, self.msgid)
         if not self.args:
             return template
-        return template % {name: format_value(value, lang) for name, value in self.args}
+        return fill(template, {name: format_value(value, lang) for name, value in self.args}, lang)
 
     @property
     def en(self) -> str:
@@ -72,8 +72,33 @@ def msg(msgid: str, /, **args: Arg) -> Msg:
     return Msg(msgid, tuple(sorted(args.items())))
 
 
-Prose = Text | Msg
-"""A sentence a page shows: written out per language, or from the catalog."""
+@dataclass(frozen=True)
+class Paragraph:
+    """Sentences said one after another; each language joins them its own way
+    (:func:`reportgen.i18n.join_sentences`), so none of them is glued to the next."""
+
+    sentences: tuple[Prose, ...]
+
+    def get(self, lang: str) -> str:
+        return join_sentences((s.get(lang) for s in self.sentences), lang)
+
+    @property
+    def en(self) -> str:
+        return self.get("en")
+
+    @property
+    def zh(self) -> str:
+        return self.get("zh")
+
+
+def sentences(*said: Prose | None) -> Prose:
+    """The sentences given (None: left out) as one :class:`Paragraph`; one sentence as is."""
+    present = tuple(s for s in said if s is not None)
+    return present[0] if len(present) == 1 else Paragraph(present)
+
+
+Prose = Text | Msg | Paragraph
+"""What a page shows: sentences written out per language, from the catalog, or several."""
 
 
 @dataclass(frozen=True)
@@ -84,12 +109,30 @@ class Derivation:
     weights, ``explanation`` says why), ``"generic"`` (Σ of the weights' shapes, for a
     layer without a dedicated formula) or ``"unknown"`` (it cannot be derived; the
     explanation says what is missing).
+
+    With a formula, ``value`` is the formula's value: :meth:`from_formula` computes it, and
+    a value given beside a formula must be that one (a printed formula and a reported
+    number that disagree would be the worst bug a report can have).
     """
 
     value: int | None
     method: str
-    explanation: Text
+    explanation: Prose
     formula: Formula | None = None
+
+    def __post_init__(self) -> None:
+        if self.formula is not None and self.value != self.formula.value:
+            raise ValueError(
+                f"a derivation's value {self.value!r} differs from its formula's "
+                f"{self.formula.text!r}"
+            )
+
+    @classmethod
+    def from_formula(
+        cls, formula: Formula, explanation: Prose, method: str = "formula"
+    ) -> Derivation:
+        """The derivation whose value is ``formula``'s."""
+        return cls(formula.value, method, explanation, formula)
 
 
 @dataclass(frozen=True)
@@ -109,7 +152,7 @@ class LayerReport:
     """Derived floating-point operations of one forward pass (a multiply-add is two)."""
     measured_bytes: int | None = None
     """Bytes the TensorFlow allocator recorded for the output; None when none was allocated."""
-    measured_note: Text | None = None
+    measured_note: Prose | None = None
     """How the measured bytes came about, and why they differ from the derived ones."""
     measured_flops: int | None = None
     """TensorFlow's profiler float-op count for this layer's ops."""
@@ -125,10 +168,33 @@ class LayerReport:
     """Σ over the layer's weights of elements × bytes of each weight's own dtype."""
     variable_dtype: str = ""
     """The dtype the layer keeps its weights in (``float32`` under ``mixed_float16``)."""
+    family: str = "other"
+    """The family whose prose explains this kind of layer on the model page (``convolution``,
+    ``pooling``…; ``other`` for a kind reportgen does not know), as the registry declares it
+    (:mod:`reportgen.derive.layers`)."""
 
     @property
     def params_match(self) -> bool:
         return self.params.value == self.keras_params
+
+    @property
+    def measured_bytes_match(self) -> bool:
+        """The allocator recorded exactly the derived output bytes."""
+        return self.measured_bytes is not None and self.measured_bytes == self.activation.value
+
+    @property
+    def measured_flops_match(self) -> bool:
+        """TensorFlow's profiler counts exactly the derived FLOPs."""
+        return (
+            self.measured_flops is not None
+            and self.flops is not None
+            and self.measured_flops == self.flops.value
+        )
+
+    @property
+    def other_output_shapes(self) -> tuple[Shape, ...]:
+        """The shapes of every output after the first (a layer with several outputs)."""
+        return self.output_shapes[1:]
 
     @property
     def shared(self) -> bool:
@@ -231,7 +297,7 @@ class TrainingPart:
 
     key: str
     """``parameters``, ``gradients``, ``optimizer_state`` or ``activations``."""
-    label: Text
+    label: Prose
     bytes: Derivation
     """Bytes, with a formula whose unit is ``B`` and a bilingual explanation."""
 
@@ -256,24 +322,36 @@ class TrainingMemory:
     parts: tuple[TrainingPart, ...]
     total: Derivation
     """Σ of the parts, in bytes (None when a part cannot be derived)."""
-    assumptions: tuple[Text, ...]
+    assumptions: tuple[Prose, ...]
 
     def part(self, key: str) -> TrainingPart:
         return next(p for p in self.parts if p.key == key)
 
 
+MAX_LEFT_OUT = 5
+"""Layers a FLOPs disagreement names; an ellipsis stands for more."""
+
+
 @dataclass(frozen=True)
 class Mismatch:
-    """A derived number that disagrees with its reference; shown on the page, fatal in --strict."""
+    """A derived number that disagrees with its reference: a sentence on the page in its
+    language (:attr:`sentence`), one English line in the log and in ``data/<slug>.json``
+    (:meth:`describe`), fatal in --strict."""
 
     layer: str
+    """The layer's name, or ``(model)`` for a figure of the whole model."""
     quantity: str
+    """``parameters`` (one layer's), ``parameters (model total)``, ``trainable parameters``,
+    ``non-trainable parameters``, ``parameter total`` (the unknown one) or ``FLOPs``."""
     derived: int | None
     """None: the derived number is unknown (``detail`` says why), not a different one."""
     reference: int
-    reference_name: str
+    reference_name: Prose
     detail: str = ""
-    """Why, in a few English words: what a derived total leaves out, or why it is unknown."""
+    """Why the number is unknown, in a few English words, for the log line; the page says
+    it in full sentences (``ModelReport.params_note``)."""
+    leaves_out: tuple[str, ...] = ()
+    """Layers without a FLOPs formula, left out of a derived FLOPs total (the likely cause)."""
 
     @property
     def unknown(self) -> bool:
@@ -281,17 +359,89 @@ class Mismatch:
         return self.derived is None
 
     def describe(self) -> str:
+        reference_name = self.reference_name.en
+        detail = self.detail
+        if self.leaves_out:
+            names = Names(self.leaves_out, MAX_LEFT_OUT)
+            detail = "the derived total leaves out what has no FLOPs formula: " + format_value(
+                names, "en"
+            )
         if self.derived is None:
-            why = f": {self.detail}" if self.detail else ""
+            why = f": {detail}" if detail else ""
             return (
                 f"the derived {self.quantity} is unknown{why}; "
-                f"{self.reference_name} counts {self.reference}"
+                f"{reference_name} counts {self.reference}"
             )
         text = (
             f"layer {self.layer!r}: derived {self.quantity} {self.derived} "
-            f"!= {self.reference_name} {self.reference}"
+            f"!= {reference_name} {self.reference}"
         )
-        return f"{text} ({self.detail})" if self.detail else text
+        return f"{text} ({detail})" if detail else text
+
+    @property
+    def sentence(self) -> Prose:
+        """What the page says about the disagreement, in the page's language."""
+        count, reference = self.reference, self.reference_name
+        derived = self.derived
+        if derived is None:  # only a total is ever unknown: an unknown layer is no mismatch
+            return msg(
+                "The derived parameter total is unknown; %(reference)s gives %(count)s.",
+                reference=reference,
+                count=count,
+            )
+        if self.quantity == "FLOPs":
+            left_out = (
+                msg(
+                    "The derived total leaves out what has no FLOPs formula: %(layers)s.",
+                    layers=Names(self.leaves_out, MAX_LEFT_OUT),
+                )
+                if self.leaves_out
+                else None
+            )
+            return sentences(
+                msg(
+                    "The derived FLOPs total is %(derived)s; TensorFlow's profiler counts "
+                    "%(count)s, more than 1%% away.",
+                    derived=derived,
+                    count=count,
+                ),
+                left_out,
+            )
+        if self.quantity == "trainable parameters":
+            return msg(
+                "The derived count of trainable parameters is %(derived)s; %(reference)s "
+                "gives %(count)s.",
+                derived=derived,
+                reference=reference,
+                count=count,
+            )
+        if self.quantity == "non-trainable parameters":
+            return msg(
+                "The derived count of non-trainable parameters is %(derived)s; %(reference)s "
+                "gives %(count)s.",
+                derived=derived,
+                reference=reference,
+                count=count,
+            )
+        if self.layer == "(model)":
+            return msg(
+                "The derived parameter total is %(derived)s; %(reference)s gives %(count)s.",
+                derived=derived,
+                reference=reference,
+                count=count,
+            )
+        return msg(
+            "Layer %(layer)s: the derived parameter count is %(derived)s; %(reference)s "
+            "gives %(count)s.",
+            layer=self.layer,
+            derived=derived,
+            reference=reference,
+            count=count,
+        )
+
+
+KERAS_COUNT = msg("Keras count_params()")
+"""The reference of a Keras model's parameter counts."""
 
 
 @dataclass(frozen=True)
@@ -309,12 +459,16 @@ class ModelReport:
     runtime: RuntimeMemory | None = None
     flops: FlopsCheck | None = None
     profile: Profile | None = None
-    notes: tuple[str, ...] = ()
-    """What could not be measured, and why (from the collect stage)."""
-    reference: Text = Text("Keras count_params()", "Keras 的 count_params()")
+    notes: tuple[Prose, ...] = ()
+    """What could not be measured, and why (the collect stage's notes, as sentences)."""
+    reference: Prose = KERAS_COUNT
     """What each derived parameter count is checked against."""
     training: TrainingMemory | None = None
     """Estimated memory of one training step (weights, gradients, optimizer, activations)."""
-    params_note: Text | None = None
+    params_note: Prose | None = None
     """Why the derived parameter total is unknown (``totals.params`` is None), in each
     language; None when every count was derived."""
+    builtin: bool = False
+    """One of reportgen's built-in reference models: listed by the configuration the site
+    is made with, when that is reportgen's own (:attr:`reportgen.config.Config.builtin`),
+    with the same source. Its page tells how to rebuild it from a checkout of reportgen."""

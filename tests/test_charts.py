@@ -19,6 +19,8 @@ from reportgen.render import charts, site
 from reportgen.render.charts import (
     COLORS,
     MAX_ROWS,
+    ChartCaption,
+    chart_caption,
     chart_label,
     memory_chart,
     model_charts,
@@ -329,7 +331,7 @@ def test_page_says_when_a_chart_shows_only_the_largest(tmp_path: Path, lang: str
     page = _site_page(tmp_path, report, lang)
     text = page.select_one("#charts").get_text(" ", strip=True)
     count, shown = f"{MAX_ROWS + 50:,}", f"{MAX_ROWS:,}"
-    assert f"{count} " in text and f" {shown} " in text  # the template's chart_rows
+    assert f"{count} " in text and f" {shown} " in text
     caption = page.select_one("figure.chart figcaption").get_text(" ", strip=True)
     assert count in caption and shown in caption
     svg = (tmp_path / "charts" / f"test-params.{lang}.svg").read_text(encoding="utf-8")
@@ -341,6 +343,37 @@ def test_page_says_when_a_chart_shows_only_the_largest(tmp_path: Path, lang: str
     memory = page.select("figure.chart figcaption")[1]
     assert [rect["fill"] for rect in memory.select("svg rect")] == [COLORS[0]]
     assert {"en": "not available", "zh": "无运行时测量"}[lang] in memory.get_text()
+
+
+def test_the_caption_says_what_the_charts_draw() -> None:
+    """The page's words about a chart and the chart itself come from one decision."""
+    lenet = lenet_report()
+    caption = chart_caption(lenet)
+    assert (caption.layers, caption.rows, caption.capped) == (8, MAX_ROWS, False)
+    assert (caption.unmeasured, caption.measured) == (5, True)
+    assert (caption.derived_color, caption.measured_color) == COLORS
+    assert chart_caption(big_report(MAX_ROWS + 1)).capped
+    assert not chart_caption(big_report(MAX_ROWS)).capped
+    bare = replace(lenet, layers=tuple(replace(x, measured_bytes=None) for x in lenet.layers))
+    for report in (lenet, bare):
+        # A measured series in the legend exactly when the chart draws one.
+        drawn = f"fill: {COLORS[1]}" in memory_chart(report)
+        assert chart_caption(report).measured == drawn
+
+
+def test_page_takes_the_cap_and_colours_from_the_caption(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No chart setting is copied into the template: another caption, another page."""
+    caption = ChartCaption(layers=8, unmeasured=5, rows=3, derived_color="#010203")
+    monkeypatch.setattr(site, "chart_caption", lambda report: caption)
+    page = _site_page(tmp_path, lenet_report(), "en")
+    text = page.select_one("#charts").get_text(" ", strip=True)
+    assert "each chart shows the 3 largest for its quantity" in text
+    memory = page.select("figure.chart figcaption")[1]
+    fills = [rect["fill"] for rect in memory.select("svg rect")]
+    assert fills == ["#010203", COLORS[1]]
+    assert "no record for 5 of the 8 layers" in memory.get_text(" ", strip=True)
 
 
 def _tree(root: Path) -> dict[str, bytes]:

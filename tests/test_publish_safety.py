@@ -33,6 +33,20 @@ from tests.handmade import lenet_facts, previous_site
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def plain_charts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about publishing, not drawing: a stand-in SVG per chart saves
+    matplotlib's time on every one of the many builds below."""
+    from reportgen.render import charts
+
+    def stand_in(report: object) -> dict[str, str]:
+        return {
+            kind: "<svg xmlns='http://www.w3.org/2000/svg'/>" for kind in charts.chart_kinds(report)
+        }  # type: ignore[arg-type]
+
+    monkeypatch.setattr(charts, "model_charts", stand_in)
+
+
 @pytest.fixture
 def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A project folder as the current directory, with a fake home beside it."""

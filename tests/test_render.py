@@ -12,10 +12,17 @@ import pytest
 
 from reportgen.derive import derive_model
 from reportgen.errors import CheckError, RenderError
+from reportgen.facts import FlopsMeasurement, ModelFacts
 from reportgen.model import Text
 from reportgen.pipeline import check_reports
 from reportgen.publish import publish
-from reportgen.render.site import layer_families, render_markdown, render_site
+from reportgen.render.site import (
+    ModelFigures,
+    layer_families,
+    model_figures,
+    render_markdown,
+    render_site,
+)
 from tests.handmade import layer, lenet_facts, previous_site
 from tests.sitecheck import broken_links, external_references, parse
 
@@ -253,6 +260,56 @@ def test_mismatch_is_shown_and_strict_fails(tmp_path: Path) -> None:
         check_reports([report], strict=True)
 
 
+def _figures(facts: ModelFacts) -> tuple[bool, ...]:
+    figures = model_figures(derive_model(facts))
+    return dataclasses.astuple(figures)[1:]  # every field but the leading count
+
+
+def test_model_figures_make_every_comparison_the_page_shows() -> None:
+    """The template compares no numbers: each check it shows is a ModelFigures boolean."""
+    lenet = derive_model(lenet_facts())
+    assert model_figures(lenet) == ModelFigures(
+        params=3_274_634,
+        params_equal=True,
+        trainable_equal=True,
+        non_trainable_equal=True,
+        disagrees=False,
+        params_disagree=False,
+        flops_equal=False,  # nothing measured
+    )
+    layers = list(lenet_facts().layers)
+    layers[1] = dataclasses.replace(layers[1], keras_params=999)
+    assert _figures(lenet_facts(layers=tuple(layers))) == (False, False, True, True, True, False)
+    # FLOPs: equal to TensorFlow's count, or a disagreement that is not a parameter's.
+    assert lenet.totals.flops is not None
+    for measured, disagrees, flops_equal in ((lenet.totals.flops, False, True), (1, True, False)):
+        flops = FlopsMeasurement(total=measured, by_op_type={}, by_layer={})
+        figures = _figures(lenet_facts(flops=flops))
+        assert figures == (True, True, True, disagrees, False, flops_equal)
+    # A Dense without shapes: the total is unknown (not a disagreement), the page leads
+    # with the reference's count.
+    layers = list(lenet_facts().layers)
+    layers[6] = dataclasses.replace(layers[6], input_shapes=(), output_shapes=())
+    unknown = derive_model(lenet_facts(layers=tuple(layers)))
+    assert unknown.totals.params is None
+    assert model_figures(unknown).params == unknown.totals.keras_params == 3_274_634
+    assert _figures(lenet_facts(layers=tuple(layers))) == (False, True, True, False, False, False)
+
+
+def test_a_layer_says_whether_its_measurements_equal_its_derivation() -> None:
+    conv = derive_model(lenet_facts()).layers[1]
+    assert conv.activation.value is not None and conv.flops is not None
+    derived = conv.activation.value
+    assert dataclasses.replace(conv, measured_bytes=derived).measured_bytes_match
+    assert not dataclasses.replace(conv, measured_bytes=derived + 1).measured_bytes_match
+    assert not conv.measured_bytes_match  # nothing measured
+    with_flops = dataclasses.replace(conv, measured_flops=conv.flops.value)
+    assert with_flops.measured_flops_match and not conv.measured_flops_match
+    assert conv.other_output_shapes == ()
+    two = dataclasses.replace(conv, output_shapes=((None, 2), (None, 3)))
+    assert two.other_output_shapes == ((None, 3),)
+
+
 def _tree_hash(root: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
@@ -315,8 +372,6 @@ def test_english_line_breaks_next_to_curly_quotes_stay_spaces() -> None:
 def test_flops_difference_is_shown_within_and_beyond_tolerance(
     tmp_path: Path, measured: int
 ) -> None:
-    from reportgen.facts import FlopsMeasurement
-
     facts = lenet_facts(flops=FlopsMeasurement(total=measured, by_op_type={}, by_layer={}))
     report = derive_model(facts)
     render_site([report], tmp_path)

@@ -60,14 +60,14 @@ if TYPE_CHECKING:
 MAX_ROWS = 200
 """Most bars in one chart; a model with more layers gets its ``MAX_ROWS`` largest.
 
-The model page's caption repeats this number (templates/model.html, ``chart_rows``)."""
+The model page's caption says so with this number, through :class:`ChartCaption`."""
 
 NO_VALUE = "—"
 """Right-column text for a layer without the quantity (not derived, not measured)."""
 
 COLORS = ("#4c72b0", "#dd8452")
 """Bar colours: the first series (the only one, or derived bytes), then measured bytes.
-The page's legend repeats them (templates/model.html)."""
+The page's legend shows them, through :class:`ChartCaption`."""
 
 _STRIPE = "#f2f2f2"
 _WIDTH_IN = 8.0
@@ -124,6 +124,42 @@ class _ChartSpec:
 
 
 # ---------------------------------------------------------------- public API
+
+
+@dataclass(frozen=True)
+class ChartCaption:
+    """What the model page says beside a model's charts, which hold no words of their own.
+
+    The caption and the legend are the page's, in its language; what they say (how many
+    rows, which colours, whether there is a measured series) is decided here, where the
+    charts are drawn, so the template repeats no number and compares none.
+    """
+
+    layers: int
+    """Layers of the model: the rows a chart would have without the cap."""
+    unmeasured: int
+    """Layers whose output the allocator kept no record of ("—" in the memory chart)."""
+    rows: int = MAX_ROWS
+    derived_color: str = COLORS[0]
+    """The bars of the only series, or of the derived bytes in the memory chart."""
+    measured_color: str = COLORS[1]
+
+    @property
+    def capped(self) -> bool:
+        """Whether each chart shows only its ``rows`` largest layers."""
+        return self.layers > self.rows
+
+    @property
+    def measured(self) -> bool:
+        """Whether the memory chart has a measured series (any layer was measured)."""
+        return self.unmeasured < self.layers
+
+
+def chart_caption(report: ModelReport) -> ChartCaption:
+    return ChartCaption(
+        layers=len(report.layers),
+        unmeasured=sum(1 for layer in report.layers if layer.measured_bytes is None),
+    )
 
 
 def shown_rows(sizes: Sequence[float | None], limit: int = MAX_ROWS) -> tuple[int, ...]:

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from reportgen import __version__
-from reportgen.model import Derivation, LayerReport, ModelReport, Text, TrainingMemory
+from reportgen.model import Derivation, LayerReport, ModelReport, Prose, TrainingMemory
 
 SCHEMA_VERSION = 2
 """Version of ``data/<slug>.json``.
@@ -90,7 +90,7 @@ def _training(training: TrainingMemory | None) -> dict[str, Any] | None:
     }
 
 
-def _text(text: Text | None) -> dict[str, str] | None:
+def _text(text: Prose | None) -> dict[str, str] | None:
     return {"en": text.en, "zh": text.zh} if text is not None else None
 
 
@@ -165,7 +165,7 @@ def report_data(report: ModelReport) -> dict[str, Any]:
         "flops_check": _flops(report),
         "profile": _profile(report),
         "training": _training(report.training),
-        "notes": list(report.notes),
+        "notes": [note.en for note in report.notes],
         "mismatches": [m.describe() for m in report.mismatches],
         "layers": [layer_data(layer) for layer in report.layers],
     }

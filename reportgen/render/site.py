@@ -7,6 +7,7 @@ fails to render is reported with its path. Refuses to write one path twice (Peli
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 import shutil
@@ -28,61 +29,13 @@ from reportgen import __version__
 from reportgen.errors import RenderError, ReportgenError
 from reportgen.i18n import HTML_LANG, translations
 from reportgen.model import LANGUAGES, LayerReport, ModelReport, Profile
+from reportgen.render.charts import chart_caption
 from reportgen.render.data import report_json
 from reportgen.render.math import formula_mathml, symbolic_mathml
 from reportgen.resources import resource_dir
 from reportgen.units import dtype_bytes, fmt_bytes, fmt_int, fmt_percent, fmt_shape, fmt_us
 
 LANGUAGE_NAMES = {"en": "English", "zh": "简体中文"}
-
-# Layer families by Keras class name. Each family has its own section of prose on the model
-# page (templates/families.html), in the order the model first uses it; a class that is
-# not listed here falls into "other", whose section has only the per-layer derivations.
-LAYER_FAMILIES: dict[str, tuple[str, ...]] = {
-    "input": ("InputLayer",),
-    "convolution": (
-        "Conv1D",
-        "Conv2D",
-        "Conv3D",
-        "SeparableConv1D",
-        "SeparableConv2D",
-        "DepthwiseConv1D",
-        "DepthwiseConv2D",
-        "Conv1DTranspose",
-        "Conv2DTranspose",
-        "Conv3DTranspose",
-    ),
-    "padding": (
-        "ZeroPadding1D",
-        "ZeroPadding2D",
-        "ZeroPadding3D",
-        "Cropping1D",
-        "Cropping2D",
-        "Cropping3D",
-    ),
-    "normalization": ("BatchNormalization", "LayerNormalization", "GroupNormalization"),
-    "activation": ("Activation", "ReLU", "Softmax", "LeakyReLU", "ELU", "PReLU"),
-    "pooling": tuple(
-        f"{kind}{dim}"
-        for kind in ("MaxPooling", "AveragePooling", "GlobalMaxPooling", "GlobalAveragePooling")
-        for dim in ("1D", "2D", "3D")
-    ),
-    "reshape": ("Flatten", "Reshape", "Permute"),
-    "dense": ("Dense", "EinsumDense"),
-    "dropout": (
-        "Dropout",
-        "SpatialDropout1D",
-        "SpatialDropout2D",
-        "SpatialDropout3D",
-        "AlphaDropout",
-        "GaussianDropout",
-    ),
-    "merge": ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"),
-    "embedding": ("Embedding",),
-    "recurrent": ("LSTM", "GRU", "SimpleRNN", "Bidirectional", "RNN", "ConvLSTM2D"),
-    "attention": ("MultiHeadAttention", "Attention", "AdditiveAttention", "GroupQueryAttention"),
-}
-_FAMILY_OF = {name: family for family, names in LAYER_FAMILIES.items() for name in names}
 
 
 def build_date() -> str:
@@ -206,7 +159,10 @@ def _showing_literally(inner: Any) -> Any:
     return gettext
 
 
+@functools.cache
 def make_environment(lang: str) -> Environment:
+    """The Jinja environment of one site language, made once per process: compiling the
+    templates costs more than rendering a small site, and nothing here changes per build."""
     env = Environment(
         finalize=show_literally,
         loader=FileSystemLoader(str(resource_dir("templates"))),
@@ -254,10 +210,13 @@ class LayerFamily:
 
 
 def layer_families(report: ModelReport) -> list[LayerFamily]:
-    """The report's layers grouped by family, families in the order they first appear."""
+    """The report's layers grouped by family, families in the order they first appear.
+
+    Each layer's family is derive's (the layer registry's); its prose is
+    ``templates/families/<family>.html``."""
     grouped: dict[str, list[LayerReport]] = {}
     for layer in report.layers:
-        grouped.setdefault(_FAMILY_OF.get(layer.class_name, "other"), []).append(layer)
+        grouped.setdefault(layer.family, []).append(layer)
     return [
         LayerFamily(
             key,
@@ -266,6 +225,43 @@ def layer_families(report: ModelReport) -> list[LayerFamily]:
         )
         for key, layers in grouped.items()
     ]
+
+
+@dataclass(frozen=True)
+class ModelFigures:
+    """The model page's whole-model figures and checks, worked out before it is rendered.
+
+    coverage.py's ``Numbers`` habit: the template only chooses what to show; it does no
+    arithmetic and compares no numbers, so the comparisons the page reports are made here.
+    """
+
+    params: int
+    """The parameter count the page leads with: the derived total, or the reference's
+    when the derived one is unknown."""
+    params_equal: bool
+    trainable_equal: bool
+    non_trainable_equal: bool
+    """Each derived total equals the reference's."""
+    disagrees: bool
+    """Some derived number differs from its reference (rather than being unknown)."""
+    params_disagree: bool
+    """A parameter count is among them (not only the FLOPs total)."""
+    flops_equal: bool
+    """The derived FLOPs total equals TensorFlow's profiler count exactly."""
+
+
+def model_figures(report: ModelReport) -> ModelFigures:
+    totals = report.totals
+    disagreements = [mismatch for mismatch in report.mismatches if not mismatch.unknown]
+    return ModelFigures(
+        params=totals.keras_params if totals.params is None else totals.params,
+        params_equal=totals.params == totals.keras_params,
+        trainable_equal=totals.trainable_params == totals.keras_trainable_params,
+        non_trainable_equal=totals.non_trainable_params == totals.keras_non_trainable_params,
+        disagrees=bool(disagreements),
+        params_disagree=any(mismatch.quantity != "FLOPs" for mismatch in disagreements),
+        flops_equal=report.flops is not None and report.flops.difference == 0,
+    )
 
 
 def largest_output(report: ModelReport) -> LayerReport | None:
@@ -284,11 +280,6 @@ def reproduce_command(report: ModelReport) -> str:
     """The command that rebuilds this report: ``--no-profile`` when this build had none."""
     command = f"reportgen build --models {report.slug}"
     return command if report.profile is not None else command + " --no-profile"
-
-
-def is_builtin(report: ModelReport) -> bool:
-    """Whether the model is one of reportgen's own reference models (reportgen.zoo)."""
-    return report.source.startswith("reportgen.zoo.")
 
 
 def absolute(base_url: str, path: str) -> str:
@@ -518,10 +509,12 @@ def gather_pages(
                     next=next_report,
                     charts=chart_hrefs,
                     families=layer_families(report),
+                    figures=model_figures(report),
+                    chart=chart_caption(report),
                     largest=largest_output(report),
                     dtypes=model_dtypes(report),
                     reproduce=reproduce_command(report),
-                    builtin=is_builtin(report),
+                    builtin=report.builtin,
                     perfetto_url=perfetto_url(report, base_url),
                     **context,
                 )
