@@ -32,9 +32,6 @@ MAX_ARTICLE_BYTES = 1024 * 1024
 LEADS_OUTSIDE = "leads outside"
 """How :func:`article_problem`'s reason for a path outside the root begins."""
 
-BUILTIN_ARTICLES = Path(__file__).parent / "zoo" / "articles"
-"""Where the built-in models' articles live, inside the package."""
-
 _OPEN_FLAGS = (
     os.O_RDONLY
     | getattr(os, "O_NOFOLLOW", 0)  # a link as the last component: ELOOP, not its target
@@ -138,13 +135,11 @@ def read_article(path: Path, root: Path) -> str:
 def article_root(spec: ModelSpec, path: str | Path) -> Path:
     """The directory a model's article must stay inside.
 
-    The configuration file's directory for a configured model (checked when the
-    configuration was loaded, checked again when the article is read); the packaged
-    articles for a built-in model; for a :class:`ModelSpec` built in code, the article's
-    own directory (the code chose the file; it must still be a regular UTF-8 file).
+    The configuration file's directory for a configured model, the built-in ones included
+    (checked when the configuration was loaded, checked again when the article is read);
+    for a :class:`ModelSpec` built in code, the article's own directory (the code chose
+    the file; it must still be a regular UTF-8 file).
     """
     if spec.article_root is not None:
         return Path(spec.article_root)
-    if spec.builtin:
-        return BUILTIN_ARTICLES
     return Path(path).parent

@@ -166,11 +166,12 @@ def _render(
     order: list[str] | None,
     base_url: str | None = None,
     failures: dict[str, str] | None = None,
+    builtin: dict[str, str] | None = None,
 ) -> None:
     from reportgen.pipeline import check_reports, load_reports, publish_site
 
     _matplotlib_cache()
-    reports, dirs_by_slug = load_reports(model_dirs, order)
+    reports, dirs_by_slug = load_reports(model_dirs, order, builtin)
     for problem in check_reports(reports, strict):
         _log(f"reportgen: warning: {problem}")
     publish_site(reports, dirs_by_slug, out, base_url, failures)
@@ -248,6 +249,7 @@ def build(
             [s.slug for s in specs],
             base_url or config.base_url,
             failures,
+            config.builtin_sources(),
         )
     if failures:
         raise ReportgenError(
@@ -338,6 +340,7 @@ def render(
             strict,
             [spec.slug for spec in config.models],
             base_url or config.base_url,
+            builtin=config.builtin_sources(),
         )
 
 
@@ -346,7 +349,7 @@ def render(
 def list_models(config_path: Path | None) -> None:
     """List the configured models (slug, source, title)."""
     config = load_config(config_path)
-    origin = str(config.path) if config.path else "built-in reference models"
+    origin = "built-in reference models" if config.builtin else str(config.path)
     click.echo(f"# {origin}")
     for spec in config.models:
         click.echo(f"{spec.slug}\t{spec.source}\t{spec.title_en}")

@@ -2,7 +2,8 @@
 
 Every key is checked: an unknown key or a wrong type is a :class:`ConfigError` that names
 the file, the key and what was expected. With no configuration file, the built-in
-reference models are used.
+reference models are used: they are listed in :data:`BUILTIN_CONFIG`, a configuration file
+like any project's, read by the same :func:`load_config`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 SOURCE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 TENSOR_NAME_RE = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-/>]*:\d+$")
 """A graph tensor name: the op's node name, a colon, the output index (``fc2/Softmax:0``)."""
+
+BUILTIN_CONFIG = Path(__file__).parent / "zoo" / "reportgen.toml"
+"""reportgen's own configuration: the built-in reference models, their articles beside it."""
 
 KERAS_FILE_SUFFIXES = (".keras", ".h5", ".hdf5")
 GRAPH_FILE_SUFFIXES = (".pb",)
@@ -50,7 +54,6 @@ class ModelSpec:
     batch_size: int = 1
     article_en: str | None = None
     article_zh: str | None = None
-    builtin: bool = False
     source_path: str | None = None
     """A file source resolved against the configuration file's directory (absolute)."""
     inputs: tuple[str, ...] | None = None
@@ -87,6 +90,19 @@ class Config:
     path: Path | None = None
     out: str = "site"
     base_url: str | None = None
+
+    @property
+    def builtin(self) -> bool:
+        """Whether this is :data:`BUILTIN_CONFIG`: its models are the built-in reference models.
+
+        The one place that decides it; a page learns it from the configuration it is
+        rendered with (:meth:`builtin_sources`), never from what a model's source looks like.
+        """
+        return self.path is not None and self.path.resolve() == BUILTIN_CONFIG.resolve()
+
+    def builtin_sources(self) -> dict[str, str]:
+        """Slug → source of each built-in reference model here; empty for any other file."""
+        return {model.slug: model.source for model in self.models} if self.builtin else {}
 
     def select(self, slugs: list[str] | None) -> tuple[ModelSpec, ...]:
         """The models named by ``--models`` (in that order), or all of them."""
@@ -307,9 +323,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def load_config(explicit: Path | None = None, cwd: Path | None = None) -> Config:
-    """``--config FILE``, else ``./reportgen.toml``, else ``[tool.reportgen]``, else built-ins."""
-    from reportgen.zoo import builtin_config
+    """``--config FILE``, else ``./reportgen.toml``, else ``[tool.reportgen]``, else built-ins.
 
+    The built-ins are :data:`BUILTIN_CONFIG`, read exactly as a project's file is.
+    """
     if explicit is not None:
         data = _read_toml(explicit)
         if explicit.name == "pyproject.toml":
@@ -325,6 +342,11 @@ def load_config(explicit: Path | None = None, cwd: Path | None = None) -> Config
         if "reportgen" in data.get("tool", {}):
             return parse_config(_tool_table(data, pyproject), pyproject, "tool.reportgen.")
     return builtin_config()
+
+
+def builtin_config() -> Config:
+    """The built-in reference models (what ``reportgen build`` builds with no configuration)."""
+    return load_config(BUILTIN_CONFIG)
 
 
 def _tool_table(data: dict[str, Any], path: Path) -> dict[str, Any]:

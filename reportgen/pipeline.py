@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from reportgen.articles import read_article
@@ -52,10 +53,23 @@ def load_report(model_dir: Path) -> ModelReport:
 
 
 def load_reports(
-    model_dirs: Iterable[Path], order: list[str] | None = None
+    model_dirs: Iterable[Path],
+    order: list[str] | None = None,
+    builtin: Mapping[str, str] | None = None,
 ) -> tuple[list[ModelReport], dict[str, Path]]:
-    """The reports, in the configuration's order, and the directory each was read from."""
-    loaded = [(load_report(d), d) for d in model_dirs]
+    """The reports, in the configuration's order, and the directory each was read from.
+
+    ``builtin`` maps the slug of each built-in reference model to its source
+    (:meth:`reportgen.config.Config.builtin_sources`): a report of that slug collected
+    from that source is marked :attr:`ModelReport.builtin`.
+    """
+    builtin = builtin or {}
+    loaded = []
+    for model_dir in model_dirs:
+        report = load_report(model_dir)
+        if builtin.get(report.slug) == report.source:
+            report = dataclasses.replace(report, builtin=True)
+        loaded.append((report, model_dir))
     slugs = [report.slug for report, _ in loaded]
     duplicates = {s for s in slugs if slugs.count(s) > 1}
     if duplicates:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reportgen.config import load_config
+from reportgen.config import BUILTIN_CONFIG, load_config
 from reportgen.errors import ConfigError
 
 GOOD = """
@@ -28,7 +28,7 @@ def write(tmp_path: Path, text: str, name: str = "reportgen.toml") -> Path:
 
 def test_builtin_models_without_configuration(tmp_path: Path) -> None:
     config = load_config(cwd=tmp_path)
-    assert config.path is None
+    assert config.builtin and config.path == BUILTIN_CONFIG
     assert [m.slug for m in config.models] == [
         "lenet",
         "lenet-tf",
@@ -37,7 +37,7 @@ def test_builtin_models_without_configuration(tmp_path: Path) -> None:
         "text-classifier",
         "transformer",
     ]
-    assert config.models[0].builtin
+    assert config.builtin_sources()["lenet"] == "reportgen.zoo.lenet:build_lenet"
 
 
 def test_reportgen_toml(tmp_path: Path) -> None:
@@ -60,7 +60,7 @@ def test_pyproject_tool_table(tmp_path: Path) -> None:
 
 def test_pyproject_without_tool_table_means_builtins(tmp_path: Path) -> None:
     write(tmp_path, "[project]\nname='x'\n", "pyproject.toml")
-    assert load_config(cwd=tmp_path).path is None
+    assert load_config(cwd=tmp_path).builtin
 
 
 @pytest.mark.parametrize(

@@ -106,42 +106,9 @@ def test_log_tail_of_a_missing_or_empty_log(tmp_path: Path) -> None:
     assert log_tail(tmp_path / "empty.log") == []
 
 
-@pytest.fixture
-def ghost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A configured model whose module does not exist: its worker fails at once, no TF."""
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "reportgen.toml").write_text(
-        "[[models]]\nslug = 'ghost'\nsource = 'no_such_module:build'\n"
-    )
-    return tmp_path
-
-
-ERROR = (
-    "reportgen: error: ghost: cannot import module 'no_such_module' "
-    "(No module named 'no_such_module')"
-)
-
-
-def test_cli_plain_lines(ghost: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["collect", "--out", str(ghost / "collected")]) == 1
-    lines = timings_removed(capsys.readouterr().err).splitlines()
-    assert lines == ["collecting ghost (1 of 1)", "failed ghost after T s (1 of 1 done)", ERROR]
-
-
-def test_cli_quiet_prints_only_the_error(ghost: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["collect", "--quiet", "--out", str(ghost / "collected")]) == 1
-    assert capsys.readouterr().err == ERROR + "\n"
-
-
-def test_cli_verbose_names_the_log(ghost: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["build", "-v", "--out", str(ghost / "site")]) == 1
-    err = capsys.readouterr().err
-    assert re.search(r"^  log: .*/ghost/worker\.log$", err, re.MULTILINE), err
-    assert err.endswith(ERROR + "\n")
-
-
 def test_cli_quiet_and_verbose_exclude_each_other(
-    ghost: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.chdir(tmp_path)
     assert main(["collect", "--quiet", "--verbose"]) == 2
     assert "--quiet and --verbose exclude each other" in capsys.readouterr().err

@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 
+from reportgen.config import builtin_config
 from reportgen.derive import derive_model
 from reportgen.facts import ModelFacts
-from reportgen.zoo import BUILTIN_MODELS
 
 pytestmark = pytest.mark.tf
+
+BUILTIN_MODELS = builtin_config().models
 
 # Parameter totals, from Keras's summary of each model (and the LeNet table for lenet-tf).
 EXPECTED_TOTALS = {

@@ -18,10 +18,9 @@ from bs4 import BeautifulSoup, Tag
 
 from reportgen.articles import MAX_ARTICLE_BYTES, article_root, read_article
 from reportgen.cli import main
-from reportgen.config import ModelSpec, load_config
+from reportgen.config import ModelSpec, builtin_config, load_config
 from reportgen.errors import ConfigError, ReportgenError
 from reportgen.render.site import render_markdown
-from reportgen.zoo import BUILTIN_MODELS
 from tests.handmade import lenet_facts
 
 SECRET = "SECRET_TOKEN=abc"
@@ -191,7 +190,7 @@ def test_no_article_at_all_is_still_fine(
 
 
 def test_builtin_articles_are_read_from_the_package() -> None:
-    for spec in BUILTIN_MODELS:
+    for spec in builtin_config().models:
         for path in (spec.article_en, spec.article_zh):
             assert path is not None
             assert read_article(Path(path), article_root(spec, path)).startswith("## ")
@@ -334,7 +333,7 @@ def test_builtin_articles_render_unchanged_by_the_sanitiser() -> None:
 
     from reportgen.render.site import _CJK_LINE_BREAK
 
-    for spec in BUILTIN_MODELS:
+    for spec in builtin_config().models:
         for path in (spec.article_en, spec.article_zh):
             assert path is not None
             text = Path(path).read_text(encoding="utf-8")

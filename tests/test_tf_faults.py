@@ -18,6 +18,8 @@ import pytest
 from tests.handmade import previous_site
 from tests.sitecheck import parse
 
+pytestmark = pytest.mark.tf  # every test here runs collect workers
+
 ROOT = Path(__file__).resolve().parent.parent
 
 CONFIG = """
@@ -139,7 +141,6 @@ def test_unwritable_output_fails_before_collecting(tmp_path: Path) -> None:
     assert "file/site: cannot write the output directory" in last_line(result)
 
 
-@pytest.mark.tf
 def test_keep_going_builds_the_others_and_marks_the_failures(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,6 +1,6 @@
 """Two stages, many machines: collect + render make the same site as build; --jobs, --timeout.
 
-The factories below are imported by the collect workers (``tests.test_two_stage:...``).
+The factories below are imported by the collect workers (``tests.test_tf_two_stage:...``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+pytestmark = pytest.mark.tf  # every test here runs collect workers
 
 ROOT = Path(__file__).resolve().parent.parent
 MEET_DIR = "REPORTGEN_TEST_MEET_DIR"
@@ -85,7 +87,6 @@ def tree_hashes(root: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.tf
 def test_collect_then_render_makes_the_same_site_as_build(tmp_path: Path) -> None:
     configure(tmp_path, ("tiny", f"{__name__}:tiny"), ("lenet", "reportgen.zoo.lenet:build_lenet"))
     built = run_cli(tmp_path, "build", "--no-profile", "--jobs", "2", "--out", "built")
@@ -107,7 +108,6 @@ def test_collect_then_render_makes_the_same_site_as_build(tmp_path: Path) -> Non
         assert [path for path in expected if expected[path] != actual[path]] == []
 
 
-@pytest.mark.tf
 def test_jobs_2_runs_two_workers_at_once(tmp_path: Path) -> None:
     # Each factory waits for the other to have started: with one worker at a time, the
     # first would wait in vain and fail.
@@ -119,7 +119,6 @@ def test_jobs_2_runs_two_workers_at_once(tmp_path: Path) -> None:
     assert "collecting meet-b (2 of 2)" in result.stderr.splitlines()[:2]
 
 
-@pytest.mark.tf
 def test_a_model_past_the_timeout_does_not_hold_up_the_others(tmp_path: Path) -> None:
     configure(tmp_path, ("sleepy", f"{__name__}:sleepy"), ("tiny", f"{__name__}:tiny"))
     started = time.monotonic()
