@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -30,6 +31,8 @@ from reportgen.errors import CollectError, ConfigError, ReportgenError
 from reportgen.units import fmt_bytes
 
 EXIT_MODEL_FAILED = 3
+SIGNAL_POLL_SECONDS = 0.2
+"""How often the waiting main thread wakes up, so that a signal is acted on promptly."""
 COLLECTED_MARKER = ".reportgen-collected"
 """Written first into every model folder the collect stage makes: only such a folder is
 ever replaced by a later collection."""
@@ -224,7 +227,15 @@ def collect_models(
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     try:
         for future in [pool.submit(run, spec) for spec in specs]:
-            future.result()
+            # Wait in short steps: the kernel may hand Ctrl-C or SIGTERM to a pool thread,
+            # and Python runs the handler (KeyboardInterrupt) only once the main thread
+            # wakes up; an endless wait would then ignore the signal until the worker ends.
+            while True:
+                try:
+                    future.result(timeout=SIGNAL_POLL_SECONDS)
+                    break
+                except FutureTimeout:
+                    continue
     except BaseException:
         group.stop()
         raise
