@@ -14,12 +14,16 @@ from reportgen.config import load_config
 
 
 def test_a_signal_taken_by_a_pool_thread_still_stops_the_build(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     """The kernel may deliver a process signal to any thread. Python runs the handler in
     the main thread, but only when that thread wakes up: an endless ``Future.result()``
     left it asleep until the worker ended (the test ``test_interrupt_...`` hung this way)."""
     spec = load_config().select(["lenet"])[0]
+    # As under a terminal: a suite run in the background without job control inherits
+    # an ignored SIGINT.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
 
     def hanging_collect(*args: object, group: collect.WorkerGroup, **kwargs: object) -> Path:
         time.sleep(0.5)  # let the main thread settle into its wait first

@@ -118,6 +118,10 @@ def test_interrupt_keeps_the_site_and_leaves_no_worker(tmp_path: Path, sig: int)
         env=env_for(tmp_path),
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: a shell that runs this suite in the background without job
+        # control (`bash .ci/run &`) makes its children ignore SIGINT, and Python keeps
+        # an ignored SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 20
     while not workers_alive(tmp_path) and time.monotonic() < deadline:
