@@ -111,11 +111,6 @@ def _check_out(out: Path, protected: Iterable[Protected]) -> None:
         check_ours(target, shown)
 
 
-def check_writable(out: Path) -> None:
-    """Fail early when ``out`` cannot be written or is not reportgen's to replace."""
-    check_out(out)
-
-
 def check_ours(target: Path, shown: str | Path) -> None:
     """``target`` is empty, or a site reportgen wrote with nothing added to it."""
     entries = [name for name in _entries(target) if not _is_inner_temp(target, name)]

@@ -264,10 +264,7 @@ def _fmt_bytes(value: float) -> str:
 def _num(value: int | None) -> float | None:
     if value is None:
         return None
-    try:
-        return float(value)
-    except OverflowError:  # beyond any float: not drawable (the table shows the number)
-        return None
+    return float(value)
 
 
 def _fmt_or_dash(value: float | None, fmt: Callable[[float], str]) -> str:
