@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from reportgen.derive.layers.convention import batch_note, counted, missing_shape, passes_through
+from reportgen.derive.layers.convention import passes_through, per_value
 from reportgen.derive.layers.registry import Zero, declare, formula
-from reportgen.derive.layers.shapes import dims, elements
-from reportgen.expr import Num, Product, Symbol, Term
+from reportgen.expr import Num, Symbol
 from reportgen.facts import LayerFacts
 from reportgen.model import Derivation, Text, msg
 
@@ -28,28 +27,26 @@ def layer_scale_params(layer: LayerFacts) -> Derivation:
 
 def layer_scale_flops(layer: LayerFacts, batch_size: int) -> Derivation:
     """LayerScale (ConvNeXt): one Mul per value."""
-    out_dims = dims(layer.output_shapes)
-    if out_dims is None:
-        return missing_shape(layer)
-    return counted(
-        [Term("Mul", Product(tuple(elements(out_dims, batch_size))))],
+    return per_value(
+        layer,
+        batch_size,
+        "Mul",
+        1,
         msg("Each value is multiplied by its channel's factor: 1 FLOP."),
-        batch_note(batch_size),
     )
 
 
 def custom_scale_flops(layer: LayerFacts, batch_size: int) -> Derivation:
     """InceptionResNetV2's CustomScaleLayer: x + branch·scale, a Mul and an AddV2 per value."""
-    out_dims = dims(layer.output_shapes)
-    if out_dims is None:
-        return missing_shape(layer)
-    return counted(
-        [Term("Mul, AddV2", Product((Num(2), *elements(out_dims, batch_size))))],
+    return per_value(
+        layer,
+        batch_size,
+        "Mul, AddV2",
+        2,
         msg(
             "Each value of the branch is multiplied by the fixed scale and added to the shortcut: "
             "2 FLOPs."
         ),
-        batch_note(batch_size),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from reportgen.derive.layers.convention import (
     batch_note,
     counted,
@@ -279,6 +281,42 @@ def _query_value_key(layer: LayerFacts) -> tuple[Shape, Shape, Shape] | None:
     return query, value, key
 
 
+class _Sizes(NamedTuple):
+    """The sizes both attention layers' FLOPs are made of, as numbers and as symbols."""
+
+    t_q: int
+    d: int
+    s_k: int
+    d_v: int
+    t: Num
+    s: Num
+    dim: Num
+    dv: Num
+    n: list[Expr]
+
+
+def _sizes(layer: LayerFacts, batch_size: int) -> _Sizes | Derivation:
+    """Query length T, features d, key length S, value features d_v; or why there are none."""
+    found = _query_value_key(layer)
+    if found is None:
+        return missing_shape(layer)
+    if any(len(x) != 3 or x[1] is None or x[2] is None for x in found):
+        return _only_sequences()
+    query, value, key = found
+    t_q, d, s_k, d_v = int(query[1] or 0), int(query[2] or 0), int(key[1] or 0), int(value[2] or 0)
+    return _Sizes(
+        t_q,
+        d,
+        s_k,
+        d_v,
+        Num(t_q, Symbol("T")),
+        Num(s_k, Symbol("S")),
+        Num(d, Symbol("d")),
+        Num(d_v, Symbol("d", "v")),
+        batch_factor(batch_size),
+    )
+
+
 def _weights_times_value(t: Num, s: Num, dv: Num, n: list[Expr], terms: list[Term]) -> None:
     """The softmax over the scores and the product of the weights with the value."""
     terms.append(Term("Softmax", Product((Num(5), t, s, *n))))
@@ -287,16 +325,10 @@ def _weights_times_value(t: Num, s: Num, dv: Num, n: list[Expr], terms: list[Ter
 
 def attention_flops(layer: LayerFacts, batch_size: int) -> Derivation:
     """Attention (Luong): BatchMatMul q·kᵀ (dot) or tanh(q + k) summed (concat), softmax, ×v."""
-    found = _query_value_key(layer)
-    if found is None:
-        return missing_shape(layer)
-    if any(len(x) != 3 or x[1] is None or x[2] is None for x in found):
-        return _only_sequences()
-    query, value, key = found
-    t_q, d, s_k, d_v = int(query[1] or 0), int(query[2] or 0), int(key[1] or 0), int(value[2] or 0)
-    t, s = Num(t_q, Symbol("T")), Num(s_k, Symbol("S"))
-    dim, dv = Num(d, Symbol("d")), Num(d_v, Symbol("d", "v"))
-    n = batch_factor(batch_size)
+    sizes = _sizes(layer, batch_size)
+    if isinstance(sizes, Derivation):
+        return sizes
+    t_q, d, s_k, d_v, t, s, dim, dv, n = sizes
     scale = bool(layer.config.get("use_scale", False))
     terms: list[Term] = []
     if layer.config.get("score_mode", "dot") == "concat":
@@ -357,16 +389,10 @@ def _softmax_and_value(t_q: int, s_k: int, d_v: int) -> Text:
 
 def additive_attention_flops(layer: LayerFacts, batch_size: int) -> Derivation:
     """AdditiveAttention (Bahdanau): Σ scale·tanh(q + k) over the features, softmax, ×v."""
-    found = _query_value_key(layer)
-    if found is None:
-        return missing_shape(layer)
-    if any(len(x) != 3 or x[1] is None or x[2] is None for x in found):
-        return _only_sequences()
-    query, value, key = found
-    t_q, d, s_k, d_v = int(query[1] or 0), int(query[2] or 0), int(key[1] or 0), int(value[2] or 0)
-    t, s = Num(t_q, Symbol("T")), Num(s_k, Symbol("S"))
-    dim, dv = Num(d, Symbol("d")), Num(d_v, Symbol("d", "v"))
-    n = batch_factor(batch_size)
+    sizes = _sizes(layer, batch_size)
+    if isinstance(sizes, Derivation):
+        return sizes
+    t_q, d, s_k, d_v, t, s, dim, dv, n = sizes
     terms = [
         Term("AddV2", Product((t, s, dim, *n))),
         Term("Mul (scale)", Product((t, s, dim, *n))),

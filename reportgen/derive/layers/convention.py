@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reportgen.derive.layers.registry import formula, unknown, zero
-from reportgen.derive.layers.shapes import batch_factor
+from reportgen.derive.layers.shapes import batch_factor, dims, elements
 from reportgen.expr import Expr, Num, Product, Sum, Symbol, Term
 from reportgen.facts import LayerFacts
 from reportgen.model import Derivation, Msg, Prose, msg, sentences
@@ -70,6 +70,16 @@ def missing_shape(layer: LayerFacts) -> Derivation:
             kind=layer.class_name,
         )
     )
+
+
+def per_value(layer: LayerFacts, batch_size: int, ops: str, each: int, why: Prose) -> Derivation:
+    """An elementwise layer: ``each`` FLOPs (the ops ``ops``) for every output value."""
+    out_dims = dims(layer.output_shapes)
+    if out_dims is None:
+        return missing_shape(layer)
+    values = elements(out_dims, batch_size)
+    product = Product(tuple(values)) if each == 1 else Product((Num(each), *values))
+    return counted([Term(ops, product)], why, batch_note(batch_size))
 
 
 def one_uncounted_op(op: str) -> Derivation:

@@ -6,7 +6,7 @@ and spectrogram layers are counted as Keras holds their weights and have no FLOP
 
 from __future__ import annotations
 
-from reportgen.derive.layers.convention import batch_note, counted, missing_shape
+from reportgen.derive.layers.convention import batch_note, counted, missing_shape, per_value
 from reportgen.derive.layers.registry import (
     GENERIC,
     NO_RULE_YET,
@@ -85,16 +85,15 @@ def normalization_flops(layer: LayerFacts, batch_size: int) -> Derivation:
 
 def rescaling_flops(layer: LayerFacts, batch_size: int) -> Derivation:
     """Rescaling: x·scale + offset, a Mul and an AddV2 per value (even with offset 0)."""
-    out_dims = dims(layer.output_shapes)
-    if out_dims is None:
-        return missing_shape(layer)
-    return counted(
-        [Term("Mul, AddV2", Product((Num(2), *elements(out_dims, batch_size))))],
+    return per_value(
+        layer,
+        batch_size,
+        "Mul, AddV2",
+        2,
         msg(
             "Each value is multiplied by the scale and has the offset added: 2 FLOPs (Keras adds "
             "the offset even when it is 0)."
         ),
-        batch_note(batch_size),
     )
 
 
