@@ -37,8 +37,23 @@ Arg = Union[int, float, str, ByteCount, ByteSize, Names, tuple[str, ...], "Prose
 page's language (:mod:`reportgen.i18n`), sentences (:data:`Prose`) are put in that language."""
 
 
+class _InEachLanguage:
+    """``en`` and ``zh`` for a sentence that is put into a language by ``get(lang)``."""
+
+    def get(self, lang: str) -> str:
+        raise NotImplementedError
+
+    @property
+    def en(self) -> str:
+        return self.get("en")
+
+    @property
+    def zh(self) -> str:
+        return self.get("zh")
+
+
 @dataclass(frozen=True)
-class Msg:
+class Msg(_InEachLanguage):
     """A sentence from the translation catalog (``locales/*/LC_MESSAGES/messages.po``).
 
     ``msgid`` is the English sentence with ``%(name)s`` fields; ``args`` are the fields'
@@ -57,14 +72,6 @@ class Msg:
             return template
         return fill(template, {name: format_value(value, lang) for name, value in self.args}, lang)
 
-    @property
-    def en(self) -> str:
-        return self.get("en")
-
-    @property
-    def zh(self) -> str:
-        return self.get("zh")
-
 
 def msg(msgid: str, /, **args: Arg) -> Msg:
     """A catalog sentence; ``msgid`` must be a string literal so the extractor sees it."""
@@ -72,7 +79,7 @@ def msg(msgid: str, /, **args: Arg) -> Msg:
 
 
 @dataclass(frozen=True)
-class Paragraph:
+class Paragraph(_InEachLanguage):
     """Sentences said one after another; each language joins them its own way
     (:func:`reportgen.i18n.join_sentences`), so none of them is glued to the next."""
 
@@ -80,14 +87,6 @@ class Paragraph:
 
     def get(self, lang: str) -> str:
         return join_sentences((s.get(lang) for s in self.sentences), lang)
-
-    @property
-    def en(self) -> str:
-        return self.get("en")
-
-    @property
-    def zh(self) -> str:
-        return self.get("zh")
 
 
 def sentences(*said: Prose | None) -> Prose:
