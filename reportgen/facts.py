@@ -22,7 +22,8 @@ FACTS_VERSION = 1
 
 Fields added later have defaults and are read with defaults, so files written before them
 still read: per layer ``parent``, ``calls``, ``call_input_shapes``, ``call_output_shapes``,
-``input_names``, ``output_dtypes``; per model ``optimizer``. ``notes`` hold keyed objects
+``input_names``, ``output_dtypes``, ``block``, ``composite``, ``output_of``, ``open_output_shapes``, ``config_error``;
+per model ``optimizer``, ``sequence_length``, ``input_shapes``. ``notes`` hold keyed objects
 (:class:`CollectNote`) now; the English sentences older collectors wrote there still read.
 """
 
@@ -76,6 +77,28 @@ class LayerFacts:
     ``value``, ``key`` for MultiHeadAttention), when known."""
     output_dtypes: tuple[str, ...] = ()
     """The dtype of each output tensor, when known (else ``compute_dtype`` applies)."""
+    block: str | None = None
+    """The ``name`` of the composite row (a layer made of sub-layers, ``composite``) this
+    layer is a sub-layer of; None for a layer of the model (or of a nested model) itself.
+    A sub-layer's ``name`` is its block's name, ``/``, its own name
+    (``transformer_layer_0/self_attention``): unique, where the sub-layers' own names repeat
+    from block to block."""
+    composite: bool = False
+    """True for a layer made of sub-layers (a transformer block, a user layer built from
+    Keras layers): its sub-layers are the rows whose ``block`` is this row's name, and come
+    right after it. ``weights`` holds only the weights it owns directly (none of its
+    sub-layers'), ``keras_params`` its whole ``count_params()``."""
+    output_of: str | None = None
+    """For a composite row: the ``name`` of the sub-layer whose output tensor is the
+    composite's own output (it writes no tensor of its own), else None."""
+    open_output_shapes: tuple[Shape, ...] = ()
+    """The output shapes as Keras gives them before the configured ``sequence_length`` /
+    ``input_shapes`` fill the model's unknown input dimensions: None marks every non-batch
+    axis that grows with an input's length (two such axes: an output of size L², e.g.
+    attention scores). Empty when the configuration filled nothing."""
+    config_error: str | None = None
+    """One line, when the layer's ``get_config()`` raised (a library's bug): ``config``
+    then holds only what could be read without it."""
 
     @property
     def shared(self) -> bool:
@@ -230,7 +253,10 @@ class ModelFacts:
     reference: str = "keras"
     """What the per-layer reference counts are: ``keras`` (count_params()), ``variables``
     (a graph's variables under each scope) or ``constants`` (a frozen graph's)."""
-    """The compiled optimizer; None when the model was not compiled (Adam is assumed)."""
+    sequence_length: int | None = None
+    """The configured ``sequence_length`` (fills every unknown non-batch input dimension)."""
+    input_shapes: dict[str, tuple[int, ...]] | None = None
+    """The configured ``input_shapes`` (input name → shape without the batch)."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
@@ -264,6 +290,12 @@ class ModelFacts:
             flops=_flops_from_dict(data.get("flops")),
             optimizer=_optimizer_from_dict(data.get("optimizer")),
             reference=str(data.get("reference", "keras")),
+            sequence_length=data.get("sequence_length"),
+            input_shapes=(
+                {str(k): tuple(int(d) for d in v) for k, v in data["input_shapes"].items()}
+                if data.get("input_shapes") is not None
+                else None
+            ),
         )
 
 
@@ -306,6 +338,11 @@ def _layer_from_dict(data: dict[str, Any]) -> LayerFacts:
         ),
         input_names=tuple(str(n) for n in data.get("input_names", ())),
         output_dtypes=tuple(str(d) for d in data.get("output_dtypes", ())),
+        block=data.get("block"),
+        composite=bool(data.get("composite", False)),
+        output_of=data.get("output_of"),
+        open_output_shapes=tuple(_shape(s) for s in data.get("open_output_shapes", ())),
+        config_error=data.get("config_error"),
     )
 
 

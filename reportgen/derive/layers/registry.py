@@ -55,10 +55,36 @@ class Generic:
 GENERIC = Generic()
 """The parameter decision of a kind without a dedicated formula."""
 
+
+@dataclass(frozen=True)
+class Composite:
+    """A layer made of sub-layers (a transformer block): the collect stage opens it, its
+    sub-layers become rows under it, each derived by its own rule, and the block's row
+    sums them (checked against the block's ``count_params()``). A class reportgen does not
+    know that owns sub-layers is opened the same way; declaring it says so explicitly."""
+
+
+COMPOSITE = Composite()
+
 NO_RULE_YET = NotDerived()
 """The FLOPs decision of a kind reportgen has no rule for yet."""
 
-ParamDecision = ParamRule | Zero | Generic
+@dataclass(frozen=True)
+class KvHeads:
+    """What one attention layer keeps per token in a decoder's key/value cache: the keys
+    (``key_heads`` × ``key_dim`` values) and the values (``value_heads`` × ``value_dim``)."""
+
+    key_heads: int
+    key_dim: int
+    value_heads: int
+    value_dim: int
+
+
+KvCacheRule = Callable[[LayerFacts], "KvHeads | None"]
+"""For an attention kind that can cache keys and values while decoding: what it caches per
+token, from its configuration or weights (None when they do not say)."""
+
+ParamDecision = ParamRule | Zero | Generic | Composite
 FlopsDecision = FlopsRule | Zero | NotDerived
 
 
@@ -78,6 +104,9 @@ class LayerKind:
     """Resolves output axes Keras reports as unknown (used by the output-memory formula)."""
     module: str = ""
     """The module that declares the kind (its home)."""
+    kv_cache: KvCacheRule | None = None
+    """For attention that caches keys and values when it decodes (a decoder's
+    self-attention): what it keeps per token. None for every other kind."""
 
 
 KINDS: dict[str, LayerKind] = {}
@@ -92,12 +121,15 @@ def declare(
     lora_aware: bool = False,
     output_shapes: ShapeRule | None = None,
     module: str = "",
+    kv_cache: KvCacheRule | None = None,
 ) -> None:
     """Declare kinds that share a family and decisions. A class is declared once only."""
     for name in class_names:
         if name in KINDS:
             raise ValueError(f"layer kind {name} is declared twice ({KINDS[name].module})")
-        KINDS[name] = LayerKind(name, family, params, flops, lora_aware, output_shapes, module)
+        KINDS[name] = LayerKind(
+            name, family, params, flops, lora_aware, output_shapes, module, kv_cache
+        )
 
 
 def kind_of(class_name: str) -> LayerKind | None:
@@ -106,6 +138,13 @@ def kind_of(class_name: str) -> LayerKind | None:
 
 OTHER_FAMILY = "other"
 """The family of a class reportgen does not know: its section has only the derivations."""
+
+
+def opens_up(class_name: str) -> bool:
+    """Whether a layer of this class that owns sub-layers is shown opened (its sub-layers as
+    rows): yes unless a rule of its own counts it whole (MultiHeadAttention, Bidirectional)."""
+    found = KINDS.get(class_name)
+    return found is None or isinstance(found.params, Composite)
 
 
 def family_of(class_name: str) -> str:
