@@ -62,6 +62,11 @@ class ModelSpec:
     """Output tensor names of a frozen graph (``fc2/Softmax:0``)."""
     article_root: str | None = None
     """The directory the articles must stay inside: the configuration file's (absolute)."""
+    sequence_length: int | None = None
+    """Fills every unknown non-batch dimension of every model input (a sequence model's
+    length: keras-hub's ``token_ids`` are ``(None, None)``)."""
+    input_shapes: dict[str, tuple[int, ...]] | None = None
+    """Per input name, its shape without the batch (wins over ``sequence_length``)."""
 
     @property
     def kind(self) -> str:
@@ -73,6 +78,8 @@ class ModelSpec:
         for key in ("input_shape", "inputs", "outputs"):
             value = getattr(self, key)
             data[key] = list(value) if value else None
+        if self.input_shapes is not None:
+            data["input_shapes"] = {name: list(dims) for name, dims in self.input_shapes.items()}
         return data
 
     @classmethod
@@ -81,6 +88,9 @@ class ModelSpec:
         for key in ("input_shape", "inputs", "outputs"):
             value = fixed.get(key)
             fixed[key] = tuple(value) if value else None
+        shapes = fixed.get("input_shapes")
+        if shapes is not None:
+            fixed["input_shapes"] = {str(k): tuple(int(d) for d in v) for k, v in shapes.items()}
         return cls(**fixed)
 
 
@@ -123,6 +133,10 @@ _MODEL_KEYS = {
     "outputs": "a non-empty list of output tensor names such as 'fc2/Softmax:0'",
     "input_shape": "a list of positive integers, without the batch dimension",
     "batch_size": "a positive integer",
+    "sequence_length": "a positive integer: the length of every input dimension Keras leaves open",
+    "input_shapes": (
+        "a table of input name = list of positive integers, without the batch dimension"
+    ),
     "title": "a table with 'en' and 'zh' strings",
     "article": "a table with 'en' and 'zh' paths to Markdown files",
 }
@@ -180,6 +194,16 @@ def _parse_model(raw: Any, index: int, path: Path | None, prefix: str) -> ModelS
         _MODEL_KEYS["batch_size"],
         batch,
     )
+    length = raw.get("sequence_length")
+    if length is not None:
+        _expect(
+            _positive_int(length),
+            path,
+            f"{where}.sequence_length",
+            _MODEL_KEYS["sequence_length"],
+            length,
+        )
+    input_shapes = _input_shapes(raw.get("input_shapes"), path, f"{where}.input_shapes")
     titles = _lang_table(raw.get("title", {}), path, f"{where}.title", "title")
     articles = {
         lang: _article_path(value, base, path, f"{where}.article.{lang}")
@@ -200,7 +224,35 @@ def _parse_model(raw: Any, index: int, path: Path | None, prefix: str) -> ModelS
         source_path=str((base / source).absolute()) if kind != "factory" else None,
         inputs=tensors["inputs"],
         outputs=tensors["outputs"],
+        sequence_length=length,
+        input_shapes=input_shapes,
     )
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _input_shapes(raw: Any, path: Path | None, key: str) -> dict[str, tuple[int, ...]] | None:
+    """``input_shapes = { token_ids = [128] }``: each input's shape without the batch.
+
+    Whether each name is one of the model's inputs is known only once the model is built:
+    the collect worker checks it.
+    """
+    if raw is None:
+        return None
+    _expect(isinstance(raw, dict) and bool(raw), path, key, _MODEL_KEYS["input_shapes"], raw)
+    shapes: dict[str, tuple[int, ...]] = {}
+    for name, dims in raw.items():
+        _expect(
+            isinstance(dims, list) and bool(dims) and all(_positive_int(d) for d in dims),
+            path,
+            f"{key}.{name}",
+            "a non-empty list of positive integers, without the batch dimension",
+            dims,
+        )
+        shapes[str(name)] = tuple(dims)
+    return shapes
 
 
 def _article_path(value: str, base: Path, path: Path | None, key: str) -> str:

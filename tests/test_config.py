@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from reportgen.config import BUILTIN_CONFIG, load_config
+from reportgen.config import BUILTIN_CONFIG, ModelSpec, load_config
 from reportgen.errors import ConfigError
 
 GOOD = """
@@ -83,6 +84,23 @@ def test_pyproject_without_tool_table_means_builtins(tmp_path: Path) -> None:
             GOOD.replace('title.zh = "我的模型"', 'title.fr = "Le mien"'),
             r"title\.fr is not a known key",
         ),
+        (GOOD + "sequence_length = 0\n", r"models\[0\]\.sequence_length must be a positive"),
+        (GOOD + 'sequence_length = "16"\n', r"sequence_length must be a positive integer"),
+        (GOOD + "sequence_length = true\n", r"sequence_length must be a positive integer"),
+        (GOOD + "input_shapes = [16]\n", r"models\[0\]\.input_shapes must be a table"),
+        (GOOD + "input_shapes = {}\n", r"models\[0\]\.input_shapes must be a table"),
+        (
+            GOOD + "input_shapes = { token_ids = [0] }\n",
+            r"input_shapes\.token_ids must be a non-empty list of positive integers",
+        ),
+        (
+            GOOD + "input_shapes = { token_ids = [] }\n",
+            r"input_shapes\.token_ids must be a non-empty list",
+        ),
+        (
+            GOOD + 'input_shapes = { token_ids = ["a"] }\n',
+            r"input_shapes\.token_ids must be a non-empty list",
+        ),
     ],
 )
 def test_mistakes_name_file_key_and_expectation(tmp_path: Path, text: str, message: str) -> None:
@@ -103,3 +121,20 @@ def test_select_models(tmp_path: Path) -> None:
     assert [m.slug for m in config.select(["lenet"])] == ["lenet"]
     with pytest.raises(ConfigError, match="unknown model 'nope' in --models"):
         config.select(["nope"])
+
+
+def test_sequence_length_and_input_shapes(tmp_path: Path) -> None:
+    text = GOOD + "sequence_length = 16\ninput_shapes = { token_ids = [128], mask = [128] }\n"
+    write(tmp_path, text)
+    (model,) = load_config(cwd=tmp_path).models
+    assert model.sequence_length == 16
+    assert model.input_shapes == {"token_ids": (128,), "mask": (128,)}
+    # The worker receives the spec as JSON: it comes back the same.
+    assert ModelSpec.from_dict(json.loads(json.dumps(model.to_dict()))) == model
+
+
+def test_sequence_length_is_optional(tmp_path: Path) -> None:
+    write(tmp_path, GOOD)
+    (model,) = load_config(cwd=tmp_path).models
+    assert (model.sequence_length, model.input_shapes) == (None, None)
+    assert ModelSpec.from_dict(json.loads(json.dumps(model.to_dict()))) == model

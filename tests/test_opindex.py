@@ -232,3 +232,41 @@ def test_a_frozen_keras_model_under_its_own_scope() -> None:
     assert index.layer_of("small_1/bn_1/batchnorm/mul") == "bn_1"
     assert index.layer_of("small_1/Identity") is None
     assert index.layer_of("t") == "t"
+
+
+BLOCK_CALLS = {
+    "gpt2_1/transformer_layer_0_1": "transformer_layer_0",
+    "gpt2_1/transformer_layer_0_1/self_attention_1": "transformer_layer_0/self_attention",
+    "gpt2_1/transformer_layer_0_1/self_attention_1/query_1": (
+        "transformer_layer_0/self_attention/query"
+    ),
+    "gpt2_1/transformer_layer_0_1/feedforward_intermediate_dense_1": (
+        "transformer_layer_0/feedforward_intermediate_dense"
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("op", "row"),
+    [
+        (
+            "gpt2_1/transformer_layer_0_1/feedforward_intermediate_dense_1/MatMul",
+            "transformer_layer_0/feedforward_intermediate_dense",
+        ),
+        (
+            "gpt2_1/transformer_layer_0_1/self_attention_1/query_1/einsum/Einsum",
+            "transformer_layer_0/self_attention/query",
+        ),
+        # The attention's own ops (scores, softmax) belong to the attention row.
+        (
+            "gpt2_1/transformer_layer_0_1/self_attention_1/MatMul",
+            "transformer_layer_0/self_attention",
+        ),
+        # A residual add in the block's scope, outside every sub-layer, is the block's.
+        ("gpt2_1/transformer_layer_0_1/add_1", "transformer_layer_0"),
+        ("gpt2_1/layer_norm_1/add", None),
+    ],
+)
+def test_a_sub_layer_op_belongs_to_the_innermost_row(op: str, row: str | None) -> None:
+    index = OpIndex(layer_names=list(BLOCK_CALLS.values()), calls=BLOCK_CALLS)
+    assert index.layer_of(op) == row

@@ -172,7 +172,7 @@ def test_render_shows_keras_count_and_why(
     assert main(["render", *dirs, "--out", str(collected / "strict"), "--strict"]) == 1
 
 
-def test_a_custom_layer_in_a_functional_model_keeps_its_generic_count() -> None:
+def test_a_custom_layer_made_of_keras_layers_is_opened_into_its_sub_layers() -> None:
     import importlib
 
     from reportgen.collect.keras_facts import model_facts
@@ -181,8 +181,11 @@ def test_a_custom_layer_in_a_functional_model_keeps_its_generic_count() -> None:
     module = importlib.import_module(MODULE)  # imported by the fixture's collection
     spec = ModelSpec(slug="mixed", source=f"{MODULE}:mixed", title_en="M", title_zh="M")
     report = derive_model(model_facts(module.mixed(), spec))
-    assert [(layer.name, layer.params.value, layer.params.method) for layer in report.layers][
-        1:
-    ] == [("block", 24, "generic"), ("out", 15, "formula")]
+    rows = [(layer.name, layer.params.value, layer.params.method) for layer in report.layers][1:]
+    # The block owns a Dense (named by Keras per process): a composite row, then the Dense
+    # under it, each derived by its formula; the block's row is their sum.
+    assert rows[0] == ("block", 24, "formula") and report.layers[1].composite
+    assert rows[1][0].startswith("block/") and rows[1][1:] == (24, "formula")
+    assert rows[2] == ("out", 15, "formula")
     assert report.totals.params == report.totals.keras_params == 39
     assert report.mismatches == ()

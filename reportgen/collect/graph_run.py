@@ -39,6 +39,7 @@ from reportgen.collect.graphdef import (
     captured_values,
     feedable_graph_def,
     import_graph,
+    synthetic_value,
     with_input_shapes,
 )
 from reportgen.collect.log import CollectFailure, one_line, phase
@@ -65,14 +66,17 @@ def _top_level_layers(model: Any) -> list[Any]:
 
 
 @contextlib.contextmanager
-def _recording_layer_scopes(layers: list[Any]) -> Iterator[dict[str, str]]:
-    """Record the graph name scope TensorFlow actually opens for each call of ``layers``.
+def _recording_layer_scopes(names: dict[int, str]) -> Iterator[dict[str, str]]:
+    """Record the graph name scope TensorFlow actually opens for each call of the layers
+    ``names`` names (``id`` of the layer → its row's name).
 
     Keras opens ``tf.name_scope(layer.name)`` twice per call (once around ``build``, once
     around ``call``) and the graph makes repeated scope names unique, so LeNet's ``conv1``
     runs in ``lenet_1/conv1_1``; a layer named ``conv1_1`` would then run in ``conv1_1_2``.
     Guessing from names is ambiguous, so we hook the Keras name scope while tracing and note
-    the scope each layer call got: {full scope: layer name}, in call order.
+    the scope each layer call got: {full scope: row name}, in call order. A composite
+    layer's sub-layers are rows too: their calls open scopes inside the composite's, and
+    the innermost recorded scope holding an op is its row.
 
     The same hook makes names like ``d<1>'q`` traceable: Keras allows them, a graph name
     scope does not (eager mode never checks), so their scope is opened with the offending
@@ -80,7 +84,6 @@ def _recording_layer_scopes(layers: list[Any]) -> Iterator[dict[str, str]]:
     point is missing (a future Keras), the dict stays empty and the index reads the names.
     """
     recorded: dict[str, str] = {}
-    names = {id(layer): str(layer.name) for layer in layers}
     try:
         from keras.src import backend as keras_backend
 
@@ -157,11 +160,12 @@ def _input_specs(model: Any, batch_size: int) -> list[Any]:
     for position, tensor in enumerate(inputs):
         dims = tuple(tensor.shape)[1:]
         if any(d is None for d in dims):
+            fix = "set sequence_length (or input_shapes) in the model's configuration"
             raise TraceFailure(
                 f"input {position} ({tensor.name}) has an unknown dimension {tuple(tensor.shape)}; "
-                "the memory measurement needs a fixed input shape",
+                f"the memory measurement needs a fixed input shape: {fix}",
                 f"input {tensor.name!r} has unknown dimensions {dims}; "
-                "cannot build a fixed input to profile",
+                f"cannot build a fixed input to profile: {fix}",
             )
         # The spec name becomes the placeholder's node name, which must be a valid op name.
         name = re.sub(r"[^A-Za-z0-9_.\-]", "_", str(tensor.name))
@@ -171,16 +175,34 @@ def _input_specs(model: Any, batch_size: int) -> list[Any]:
     return specs
 
 
-def _sample_value(spec: Any, rng: np.random.Generator) -> np.ndarray:
-    """Random floats, zeros otherwise: zero is a valid index for Embedding-like inputs."""
-    dtype = spec.dtype.as_numpy_dtype
-    shape = tuple(spec.shape)
-    if spec.dtype.is_floating:
-        return rng.standard_normal(shape).astype(dtype)
-    return np.zeros(shape, dtype=dtype)
+def _sample_value(
+    spec: Any, rng: np.random.Generator, name: str = "", vocabulary: int | None = None
+) -> np.ndarray:
+    """A value for one input that means what it means (:func:`synthetic_value`): random
+    floats, masks of ones, segment ids of zeros, token ids inside ``vocabulary``."""
+    return synthetic_value(tuple(spec.shape), spec.dtype, name, vocabulary, rng)
 
 
-def _trace_forward(model: Any, specs: list[Any], layers: list[Any]) -> tuple[Any, dict[str, str]]:
+def _sample_values(
+    model: Any, specs: list[Any], vocabularies: list[int | None] | None
+) -> list[np.ndarray]:
+    """One value per input spec, seeded: the measurement and the profiler feed the same."""
+    rng = np.random.default_rng(0)
+    tensors = list(getattr(model, "inputs", None) or [])
+    names = [_input_name(t) for t in tensors] + [""] * len(specs)
+    sizes = list(vocabularies or []) + [None] * len(specs)
+    return [_sample_value(spec, rng, names[i], sizes[i]) for i, spec in enumerate(specs)]
+
+
+def _input_name(tensor: Any) -> str:
+    """The input's name: its InputLayer's (what ``mask`` and ``segment`` are read from)."""
+    operation = getattr(getattr(tensor, "_keras_history", None), "operation", None)
+    return str(getattr(operation, "name", None) or getattr(tensor, "name", ""))
+
+
+def _trace_forward(
+    model: Any, specs: list[Any], names: dict[int, str]
+) -> tuple[Any, dict[str, str]]:
     """The concrete function of one inference forward pass, and the layer scopes it opened."""
     import keras
 
@@ -191,7 +213,7 @@ def _trace_forward(model: Any, specs: list[Any], layers: list[Any]) -> tuple[Any
             return model(xs[0] if len(xs) == 1 else list(xs), training=False)
         return model(keras.tree.pack_sequence_as(structure, list(xs)), training=False)
 
-    with _recording_layer_scopes(layers) as scopes:
+    with _recording_layer_scopes(names) as scopes:
         try:
             concrete = tf.function(forward, input_signature=specs).get_concrete_function()
         except Exception as exc:
@@ -239,38 +261,57 @@ class TracedForward:
     layers: list[Any]
     """The top-level layers, InputLayers first (:func:`_top_level_layers`)."""
     index: OpIndex
-    """Node name → layer, from the name scopes recorded while tracing."""
+    """Node name → row name, from the name scopes recorded while tracing."""
+    values: list[np.ndarray] = field(default_factory=list)
+    """The input values fed to measure and to profile (:func:`_sample_values`), per spec."""
 
     @property
     def layer_names(self) -> list[str]:
-        return [str(layer.name) for layer in self.layers]
+        """Every row's name (sub-layers of composites too), and any top-level layer that is
+        not a row itself (a nested model)."""
+        return list(self.index.layer_names)
+
+    def sample_inputs(self) -> list[Any]:
+        """The measured input values as tensors: what the profiler feeds."""
+        return [tf.constant(value) for value in self.values]
 
     def zero_inputs(self) -> list[Any]:
         """Zeros for each input: valid for every dtype, including an Embedding's token ids."""
         return [tf.zeros(spec.shape, spec.dtype) for spec in self.specs]
 
 
-def trace_model_forward(model: Any, batch_size: int) -> TracedForward:
-    """Trace ``model(x, training=False)`` at ``batch_size``, recording each layer's scope.
+def trace_model_forward(
+    model: Any,
+    batch_size: int,
+    row_names: dict[int, str] | None = None,
+    vocabularies: list[int | None] | None = None,
+) -> TracedForward:
+    """Trace ``model(x, training=False)`` at ``batch_size``, recording each row's scope.
 
+    ``row_names`` (``id`` of a layer → its row's name, from the facts) names every row,
+    sub-layers of composite layers included; without it the top-level layers are the rows.
+    ``vocabularies`` (per input) keeps synthetic token ids inside their embedding.
     Raises :class:`TraceFailure` with a one-line cause when the model cannot be traced.
     """
     if batch_size < 1:
         message = f"batch size must be at least 1, not {batch_size}"
         raise TraceFailure(message, message)
     layers = _top_level_layers(model)
+    names = {id(layer): str(layer.name) for layer in layers}
+    names.update(row_names or {})
     specs = _input_specs(model, batch_size)
     with phase("trace tf.function"):
-        concrete, scopes = _trace_forward(model, specs, layers)
+        concrete, scopes = _trace_forward(model, specs, names)
     return TracedForward(
         function=concrete,
         specs=specs,
         layers=layers,
         index=OpIndex(
-            layer_names=[str(layer.name) for layer in layers],
+            layer_names=list(dict.fromkeys(names.values())),
             calls=scopes,
             model_scope=str(model.name),
         ),
+        values=_sample_values(model, specs, vocabularies),
     )
 
 
@@ -281,10 +322,9 @@ def _feedable_graph(model: Any, traced: TracedForward) -> _FeedableGraph:
         variables, constants = captured_values(func_graph, model)
         graph_def, reads, resident = feedable_graph_def(func_graph.as_graph_def(), variables)
 
-    rng = np.random.default_rng(0)
     input_nodes = [t.op.name for t in concrete.inputs[: len(specs)]]
     feeds: dict[str, np.ndarray] = {
-        f"{node}:0": _sample_value(spec, rng) for node, spec in zip(input_nodes, specs, strict=True)
+        f"{node}:0": value for node, value in zip(input_nodes, traced.values, strict=True)
     }
     feeds.update({f"{node}:0": _shared_value(variable) for node, variable in reads.items()})
     feeds.update({f"{node}:0": np.asarray(value) for node, value in constants.items()})
@@ -500,6 +540,8 @@ def _call_output_tensors(
     not layers, so that a shared layer's first output (used by its own second call) counts.
     """
     used_by: dict[tuple[str, int], set[str | None]] = {}
+    # A composite layer's call holds its sub-layers' calls: a tensor it hands to one of
+    # them stays inside it (its scope is a prefix of theirs).
     for node in graph_def.node:
         consumer = index.call_of(node.name)
         for name in node.input:
@@ -512,9 +554,16 @@ def _call_output_tensors(
         call = index.call_of(tensor[0])
         if call is None:
             continue
-        if tensor in fetched or (used_by.get(tensor, set()) - {call}):
+        if tensor in fetched or any(
+            _outside(consumer, call) for consumer in used_by.get(tensor, set())
+        ):
             outputs.setdefault(call, []).append(tensor)
     return outputs
+
+
+def _outside(consumer: str | None, call: str) -> bool:
+    """Whether a consumer's call scope is outside ``call`` (not it, nor a call inside it)."""
+    return consumer is None or (consumer != call and not consumer.startswith(call + "/"))
 
 
 def _nbytes(shape: tuple[int, ...] | None, dtype: str | None) -> int | None:

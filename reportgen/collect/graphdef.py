@@ -259,6 +259,33 @@ def graph_forward(model: GraphModel) -> Any:
     )
 
 
+def synthetic_value(
+    shape: tuple[int, ...],
+    dtype: Any,
+    name: str,
+    vocabulary: int | None,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """A value for one model input that means what the input means, for measuring.
+
+    A mask (its name says ``mask``) is ones: every position is attended to; segment ids
+    are zeros (one segment); floats are random (normal); other booleans False; integers are
+    token ids drawn from ``0 … vocabulary − 1`` of the embedding that reads them, or zeros
+    when no vocabulary is known (zero is an index every embedding has). ``rng`` is seeded by
+    the caller, so the measurement and the profiler feed the same values.
+    """
+    dtype = tf.as_dtype(dtype)
+    numpy_dtype = dtype.as_numpy_dtype
+    lowered = name.lower()
+    if "mask" in lowered:
+        return np.ones(shape, dtype=numpy_dtype)
+    if dtype.is_floating:
+        return rng.standard_normal(shape).astype(numpy_dtype)
+    if dtype.is_integer and vocabulary and "segment" not in lowered:
+        return rng.integers(0, vocabulary, size=shape).astype(numpy_dtype)
+    return np.zeros(shape, dtype=numpy_dtype)
+
+
 def sample_inputs(model: GraphModel, batch_size: int) -> list[Any]:
     """Zeros of every input at the batch size: valid for float data and integer ids alike."""
     return [tf.zeros((batch_size, *i.dims), tf.as_dtype(i.dtype)) for i in model.inputs]

@@ -6,8 +6,17 @@ calls more than once (a shared layer) is listed once, with its number of calls a
 shapes of every call. A subclassed model (layers wired in ``call()``) has no graph of
 layer calls to read: it is called once on a symbolic input while every layer call is
 recorded (:class:`SubclassedModel`), and weights it holds itself, outside any layer, are
-listed in one row of their own. Imports Keras; only the collect worker process loads this
-module.
+listed in one row of their own.
+
+A composite layer (one made of sub-layers, such as keras-hub's ``TransformerDecoder``,
+unless its class has a rule of its own: :func:`~reportgen.derive.layers.registry.opens_up`)
+is a row holding only the weights it owns directly, followed by its sub-layers' rows, named
+by path (``transformer_layer_0/self_attention``); their shapes come from one graph-mode call
+of the model that records every layer call (:func:`record_forward`). A model whose inputs
+Keras leaves open (keras-hub's ``(None, None)`` token ids) is viewed with the configured
+``sequence_length`` / ``input_shapes`` (:func:`configured_model`). A ``get_config()`` or
+``count_params()`` that raises costs that field, never the model. Imports Keras; only the
+collect worker process loads this module.
 """
 
 from __future__ import annotations
@@ -21,9 +30,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import keras
+import numpy as np
 
 from reportgen import facts as F
+from reportgen.collect.graphdef import synthetic_value
 from reportgen.collect.log import CollectFailure, one_line
+from reportgen.derive.layers.registry import opens_up  # imports every family: all kinds declared
 from reportgen.derive.subclassed import NOT_CALLED_KEY, OWN_WEIGHTS_KEY
 
 
@@ -229,13 +241,93 @@ def expanded_layers(model: Any) -> list[ExpandedLayer]:
     return list(found.values())
 
 
+def _count_params(layer: Any) -> int:
+    """Keras's own count; an unbuilt layer owns no weights yet (Keras raises ValueError), and
+    a ``count_params()`` that raises for another reason is replaced by its weights' sizes."""
+    try:
+        return int(layer.count_params())
+    except ValueError:
+        return 0
+    except Exception:
+        return sum(_size(w) for w in layer.weights)
+
+
+def _layer_config(layer: Any) -> tuple[dict[str, Any], str | None]:
+    """The layer's config, and None; or, when its ``get_config()`` raises (a library's bug,
+    such as keras-hub's ``LlamaTransformerDecoder``), what its attributes still tell
+    (:func:`_config_from_attributes`) and the error as one line: one layer's config never
+    costs the model."""
+    try:
+        config = json_safe(layer.get_config())
+    except Exception as exc:
+        return _config_from_attributes(layer), one_line(exc, typed=True)
+    if not isinstance(config, dict):
+        error = f"get_config() returned {type(config).__name__}"
+        return _config_from_attributes(layer), error
+    return config, None
+
+
+_MISSING = object()
+
+
+def _config_from_attributes(layer: Any) -> dict[str, Any]:
+    """The arguments of the layer's ``__init__`` read back from its attributes (``x`` or
+    ``_x``), as ``get_config()`` would have given them.
+
+    Layers keep their constructor arguments as attributes of the same name (keras-hub's
+    ``LlamaAttention`` keeps ``num_query_heads``, ``num_key_value_heads``, ...). When every
+    argument is found, the config is whole and is marked :data:`F.CONFIG_FROM_ATTRIBUTES`
+    (derive runs the layer's rules on it, and says where it came from); otherwise it holds
+    only its name: a rule must not fill the rest with defaults.
+    """
+    config: dict[str, Any] = {"name": str(layer.name)}
+    try:
+        parameters = inspect.signature(type(layer).__init__).parameters.values()
+    except (TypeError, ValueError):
+        return config
+    found: dict[str, Any] = {}
+    for parameter in parameters:
+        if parameter.name in ("self", "name") or parameter.kind in (
+            parameter.VAR_POSITIONAL,
+            parameter.VAR_KEYWORD,
+        ):
+            continue
+        value = _MISSING
+        for attribute in (parameter.name, f"_{parameter.name}"):
+            try:
+                value = getattr(layer, attribute, _MISSING)
+            except Exception:  # a property that raises is no better than a missing one
+                value = _MISSING
+            if value is not _MISSING:
+                break
+        if value is _MISSING:
+            return config
+        found[parameter.name] = _attribute_value(value)
+    return {**config, **found, F.CONFIG_FROM_ATTRIBUTES: True}
+
+
+def _attribute_value(value: Any) -> Any:
+    """An attribute as ``get_config()`` would give it: an activation or initializer by its
+    serialized form, never ``str()`` (which would carry a memory address into the facts)."""
+    plain = (type(None), bool, int, float, str, list, tuple, dict)
+    if isinstance(value, plain):
+        return json_safe(value)
+    if inspect.isfunction(value):  # an activation: by name, as layers' configs give it
+        try:
+            return json_safe(keras.activations.serialize(value))
+        except Exception:
+            return str(value.__name__)
+    try:
+        return json_safe(keras.saving.serialize_keras_object(value))
+    except Exception:
+        return getattr(value, "__name__", type(value).__name__)
+
+
 def layer_facts(
     layer: Any, parent: str | None = None, calls: list[_Call] | None = None
 ) -> F.LayerFacts:
-    try:
-        keras_params = int(layer.count_params())
-    except ValueError:
-        keras_params = 0  # an unbuilt layer owns no weights yet
+    keras_params = _count_params(layer)
+    config, config_error = _layer_config(layer)
     calls = calls or []
     if calls:
         first = calls[0]
@@ -248,7 +340,7 @@ def layer_facts(
     return F.LayerFacts(
         name=str(layer.name),
         class_name=type(layer).__name__,
-        config=json_safe(layer.get_config()),
+        config=config,
         input_shapes=inputs,
         output_shapes=outputs,
         compute_dtype=str(layer.compute_dtype),
@@ -261,6 +353,7 @@ def layer_facts(
         call_output_shapes=tuple(c.output_shapes for c in calls) if shared else (),
         input_names=names,
         output_dtypes=dtypes,
+        config_error=config_error,
     )
 
 
@@ -292,12 +385,19 @@ class SubclassedModel:
     """
 
     def __init__(
-        self, model: Any, inputs: list[Any], layers: list[Any], calls: dict[int, list[_Call]]
+        self,
+        model: Any,
+        inputs: list[Any],
+        layers: list[Any],
+        calls: dict[int, list[_Call]],
+        log: CallLog | None = None,
     ) -> None:
         self.model = model
         self.inputs = inputs
         self.layers = layers
         self.calls = calls
+        self.log = log
+        """Every layer call of the recorded call, sub-layers' too (composite layers)."""
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.model, name)
@@ -333,32 +433,86 @@ def _recorded_call(layer: Any, args: Any, kwargs: Any, outputs: Any) -> _Call:
     )
 
 
+@dataclass
+class _Recorded:
+    """One recorded layer call: which layer, which layer's call made it, what it was."""
+
+    layer: Any
+    caller: int | None
+    """``id`` of the layer whose call made this one (None: called from outside every layer)."""
+    call: _Call | None = None
+    """None while the call runs, or when it could not be described."""
+    outputs: tuple[int, ...] = ()
+    """``id`` of each output tensor (to tell which sub-layer's output a block returns)."""
+
+
+@dataclass
+class CallLog:
+    """Every layer call made while recording, in the order the calls started."""
+
+    records: list[_Recorded] = field(default_factory=list)
+    eager: bool = False
+    """Recorded from an eager call at batch 1: the shapes have their batch opened again."""
+
+    def calls_of(self, layer: Any) -> list[_Call]:
+        return [r.call for r in self.records if r.layer is layer and r.call is not None]
+
+    def callees(self, caller: Any) -> list[Any]:
+        """The layers ``caller``'s calls called, in the order of their first call."""
+        found: dict[int, Any] = {}
+        for record in self.records:
+            if record.caller == id(caller) and record.call is not None:
+                found.setdefault(id(record.layer), record.layer)
+        return list(found.values())
+
+    def outputs_of(self, layer: Any) -> tuple[int, ...] | None:
+        """The output tensors (ids) of the layer's first recorded call."""
+        for record in self.records:
+            if record.layer is layer and record.call is not None:
+                return record.outputs
+        return None
+
+
 @contextlib.contextmanager
-def _recording_calls() -> Iterator[dict[int, tuple[Any, list[_Call]]]]:
-    """Record every layer call made inside the block: {id(layer): (layer, calls)}.
+def _recording_calls() -> Iterator[CallLog]:
+    """Record every layer call made inside the block, with the layer whose call made it.
 
     Every layer, not only the model's own, because a model may create its layers in
-    ``build()``, during the very call that is watched. Keras's ``Layer.__call__`` is
-    wrapped for the duration (a subclass that overrides it still calls it).
+    ``build()``, during the very call that is watched; and the sub-layers a layer calls in
+    its own ``call()``, which is how a composite layer (a transformer block) is opened.
+    Keras's ``Layer.__call__`` is wrapped for the duration (a subclass that overrides it
+    still calls it). Output tensors are held until the block ends, so that their ids stay
+    unique while they are compared.
     """
-    recorded: dict[int, tuple[Any, list[_Call]]] = {}
+    log = CallLog()
+    held: list[Any] = []
+    stack: list[int] = []
     layer_class: Any = keras.layers.Layer
     original = layer_class.__call__
 
     def recording_call(self: Any, *args: Any, **kwargs: Any) -> Any:
-        outputs = original(self, *args, **kwargs)
+        record = _Recorded(self, stack[-1] if stack else None)
+        log.records.append(record)
+        stack.append(id(self))
         try:
-            call = _recorded_call(self, args, kwargs, outputs)
+            outputs = original(self, *args, **kwargs)
+        finally:
+            stack.pop()
+        try:
+            record.call = _recorded_call(self, args, kwargs, outputs)
+            flat = [t for t in keras.tree.flatten(outputs) if _is_tensor(t)]
         except Exception:  # a call that cannot be described is left out, never fatal
             return outputs
-        recorded.setdefault(id(self), (self, []))[1].append(call)
+        held.append(flat)
+        record.outputs = tuple(id(t) for t in flat)
         return outputs
 
     layer_class.__call__ = recording_call
     try:
-        yield recorded
+        yield log
     finally:
         layer_class.__call__ = original
+        held.clear()
 
 
 def _without_batch(call: _Call) -> _Call:
@@ -389,28 +543,43 @@ def trace_subclassed(model: Any, input_shape: tuple[int, ...]) -> SubclassedMode
     try:
         if not model.built:
             model(inputs)
-        with _recording_calls() as recorded:
+        with _recording_calls() as log:
             model(inputs)
     except Exception:
         eager = True
         try:
             model(keras.ops.zeros((1, *input_shape)))
-            with _recording_calls() as recorded:
+            with _recording_calls() as log:
                 model(keras.ops.zeros((1, *input_shape)))
         except Exception as exc:
             raise CollectFailure(
                 f"calling the subclassed model {type(model).__name__} on an input of shape "
                 f"{(None, *input_shape)} failed: {one_line(exc, typed=True)}"
             ) from exc
+    if eager:
+        log = _opened_batch(log)
     own = {id(layer) for layer in model.layers}
-    calls = {
-        key: [_without_batch(c) for c in layer_calls] if eager else layer_calls
-        for key, (_, layer_calls) in recorded.items()
-        if key in own
-    }
-    called = [layer for key, (layer, _) in recorded.items() if key in own]
+    calls: dict[int, list[_Call]] = {}
+    for record in log.records:
+        if id(record.layer) in own and record.call is not None:
+            calls.setdefault(id(record.layer), []).append(record.call)
+    called = [layer for layer in model.layers if id(layer) in calls]
+    called.sort(key=lambda layer: _first_call(log, layer))
     uncalled = [layer for layer in model.layers if id(layer) not in calls]
-    return SubclassedModel(model, [inputs], called + uncalled, calls)
+    return SubclassedModel(model, [inputs], called + uncalled, calls, log)
+
+
+def _first_call(log: CallLog, layer: Any) -> int:
+    return next(i for i, r in enumerate(log.records) if r.layer is layer and r.call is not None)
+
+
+def _opened_batch(log: CallLog) -> CallLog:
+    """An eager log's calls with the batch dimension opened again (:func:`_without_batch`)."""
+    records = [
+        dataclasses.replace(r, call=_without_batch(r.call) if r.call is not None else None)
+        for r in log.records
+    ]
+    return CallLog(records, eager=True)
 
 
 def _called_shape(model: Any) -> tuple[int, ...] | None:
@@ -493,7 +662,7 @@ def optimizer_facts(model: Any) -> F.OptimizerFacts | None:
         return None
     try:
         config = json_safe(optimizer.get_config())
-    except (NotImplementedError, TypeError, ValueError):
+    except Exception:  # a library's bug costs the optimizer's settings, not the model
         config = {}
     return F.OptimizerFacts(class_name=type(optimizer).__name__, config=config)
 
@@ -503,33 +672,378 @@ def _size(weight: Any) -> int:
     return math.prod(int(d) for d in weight.shape)
 
 
-def _expanded_facts(entry: ExpandedLayer) -> F.LayerFacts:
-    facts = layer_facts(entry.layer, entry.parent, entry.calls)
-    if entry.called:
-        return facts
-    # Not run in the forward pass: derive says so instead of guessing at its shapes.
-    return dataclasses.replace(facts, config={**facts.config, NOT_CALLED_KEY: True})
+# ---------------------------------------------------------------- configured input shapes
 
 
-def model_facts(model: Any, spec: Any) -> F.ModelFacts:
+def _input_name(tensor: Any) -> str:
+    """An input's name as the configuration names it: its InputLayer's."""
+    history = getattr(tensor, "_keras_history", None)
+    operation = getattr(history, "operation", None)
+    return str(getattr(operation, "name", None) or tensor.name)
+
+
+def input_names(model: Any) -> list[str]:
+    return [_input_name(t) for t in getattr(model, "inputs", None) or []]
+
+
+def _filled_dims(
+    name: str, dims: F.Shape, configured: tuple[int, ...] | None, length: int | None
+) -> F.Shape:
+    """An input's dimensions (without the batch) as the configuration fills them."""
+    if configured is None:
+        return tuple(length if d is None and length is not None else d for d in dims)
+    shown = "(None, " + ", ".join("None" if d is None else str(d) for d in dims) + ")"
+    if len(configured) != len(dims):
+        raise CollectFailure(
+            f"input_shapes: {name} has {len(dims)} dimensions besides the batch {shown}, "
+            f"{list(configured)} has {len(configured)}"
+        )
+    if any(d is not None and d != c for d, c in zip(dims, configured, strict=True)):
+        raise CollectFailure(
+            f"input_shapes: {list(configured)} does not fit {name}, whose shape is {shown}"
+        )
+    return tuple(configured)
+
+
+def configured_model(model: Any, spec: Any) -> Any | None:
+    """The model with every unknown input dimension filled from the configuration
+    (``sequence_length``, ``input_shapes``), or None when the configuration fills nothing.
+
+    keras-hub's inputs are ``(None, None)`` token ids: without a length no output has a
+    size. The model's graph is run again on new ``keras.Input``s of the configured shapes
+    (same names, dtypes and structure) with ``model.call``, which calls the same layer
+    objects (the model is not nested as one layer), and the result is a functional model of
+    the same name: its layers' shapes are concrete, and measuring it feeds fixed inputs.
+    Raises CollectFailure for an ``input_shapes`` name the model does not have.
+    """
+    length = getattr(spec, "sequence_length", None)
+    shapes: dict[str, tuple[int, ...]] = getattr(spec, "input_shapes", None) or {}
+    tensors = (
+        [] if isinstance(model, SubclassedModel) else list(getattr(model, "inputs", None) or [])
+    )
+    names = [_input_name(t) for t in tensors]
+    unknown = [name for name in shapes if name not in names]
+    if unknown:
+        real = ", ".join(sorted(names)) or "not named"
+        raise CollectFailure(
+            f"input_shapes: no input named {unknown[0]!r}; the model's inputs are {real}"
+        )
+    if not tensors or (length is None and not shapes):
+        return None
+    filled: dict[int, F.Shape] = {}
+    for tensor, name in zip(tensors, names, strict=True):
+        dims = _shape(tensor.shape)[1:]
+        filled[id(tensor)] = _filled_dims(name, dims, shapes.get(name), length)
+    if all(filled[id(t)] == _shape(t.shape)[1:] for t in tensors):
+        return None
+    new_inputs = {
+        id(t): keras.Input(shape=filled[id(t)], dtype=t.dtype, name=name)
+        for t, name in zip(tensors, names, strict=True)
+    }
+    structure = keras.tree.map_structure(lambda t: new_inputs[id(t)], _input_structure(model))
+    try:
+        outputs = model.call(structure)
+        return keras.Model(structure, outputs, name=model.name)
+    except Exception as exc:
+        given = ", ".join(
+            f"{n} {(None, *filled[id(t)])}" for t, n in zip(tensors, names, strict=True)
+        )
+        raise CollectFailure(
+            f"the model cannot be called on inputs of the configured shapes ({given}): "
+            f"{one_line(exc, typed=True)}"
+        ) from exc
+
+
+# ---------------------------------------------------------------- synthetic inputs
+
+
+def _vocabulary_of(layer: Any) -> int | None:
+    """The vocabulary size of the embedding that is, or is inside, ``layer``."""
+    try:
+        inner = list(layer._flatten_layers(include_self=True, recursive=True))
+    except Exception:
+        inner = [layer]
+    sizes = []
+    for candidate in inner:
+        size = getattr(candidate, "vocabulary_size", None)
+        if size is None and isinstance(candidate, keras.layers.Embedding):
+            size = getattr(candidate, "input_dim", None)
+        if isinstance(size, int) and not isinstance(size, bool) and size > 0:
+            sizes.append(size)
+    return min(sizes) if sizes else None
+
+
+def input_vocabularies(model: Any) -> list[int | None]:
+    """For each of ``model.inputs``: the vocabulary its integer ids must stay inside.
+
+    The smallest vocabulary of the embeddings that read the input (its InputLayer's
+    consumers, or the embeddings inside a block that reads it); where no consumer is
+    known, the smallest of the model's embeddings, which every id then fits.
+    """
+    target = model.model if isinstance(model, SubclassedModel) else model
+    everywhere = _vocabulary_of(target)
+    found: list[int | None] = []
+    for tensor in getattr(model, "inputs", None) or []:
+        operation = getattr(getattr(tensor, "_keras_history", None), "operation", None)
+        nodes = getattr(operation, "_outbound_nodes", None) or []
+        sizes = [v for node in nodes if (v := _vocabulary_of(node.operation)) is not None]
+        found.append(min(sizes) if sizes else everywhere)
+    return found
+
+
+def _synthetic_structure(model: Any, batch_size: int) -> Any:
+    """Values for the model's inputs (:func:`synthetic_value`), in its input structure."""
+    rng = np.random.default_rng(0)
+    values = {}
+    for tensor, vocabulary in zip(model.inputs, input_vocabularies(model), strict=True):
+        dims = [d for d in _shape(tensor.shape)[1:] if d is not None]
+        if len(dims) != len(tensor.shape) - 1:
+            raise ValueError(f"input {_input_name(tensor)} has an unknown dimension")
+        shape = (batch_size, *dims)
+        values[id(tensor)] = synthetic_value(
+            shape, tensor.dtype, _input_name(tensor), vocabulary, rng
+        )
+    return keras.tree.map_structure(lambda t: values[id(t)], _input_structure(model))
+
+
+def _input_structure(model: Any) -> Any:
+    inputs = list(model.inputs)
+    if isinstance(model, SubclassedModel) or len(inputs) == 1:
+        return inputs[0] if len(inputs) == 1 else inputs
+    try:
+        return model.input
+    except (AttributeError, ValueError):
+        return inputs
+
+
+# ---------------------------------------------------------------- composite layers
+
+
+def sub_layers(layer: Any) -> list[Any]:
+    """The layers a composite layer is made of (its direct sub-layers), or [] for a layer
+    shown whole: one with no sub-layers, or whose class has a rule of its own
+    (MultiHeadAttention, Bidirectional: :func:`reportgen.derive.layers.registry.opens_up`)."""
+    if isinstance(layer, keras.layers.InputLayer):
+        return []
+    if _is_nested_model(layer):  # a Sequential a block is built from: its layers
+        return [sub for sub in layer.layers if not isinstance(sub, keras.layers.InputLayer)]
+    if not opens_up(type(layer).__name__):
+        return []
+    try:
+        found = layer._flatten_layers(include_self=False, recursive=False)
+    except Exception:  # a layer that cannot list its sub-layers is shown whole
+        return []
+    return [sub for sub in found if isinstance(sub, keras.layers.Layer)]
+
+
+def _composite_tree(layers: list[Any]) -> dict[int, list[Any]]:
+    """Composite layer (by id) → its sub-layers; each layer opened once in the whole model
+    (a sub-layer that is also a row elsewhere stays that row)."""
+    seen = {id(layer) for layer in layers}
+    tree: dict[int, list[Any]] = {}
+
+    def holds_nothing_new(sub: Any, siblings: set[int]) -> bool:
+        # keras-hub's ViTDet MLP keeps its Dense layers and also the Sequential made of
+        # them: the Sequential's weights are already rows.
+        inner = sub_layers(sub) if _is_nested_model(sub) else []
+        return bool(inner) and all(id(layer) in seen | siblings for layer in inner)
+
+    def visit(layer: Any) -> None:
+        subs = [sub for sub in sub_layers(layer) if id(sub) not in seen]
+        siblings = {id(sub) for sub in subs}
+        subs = [sub for sub in subs if not holds_nothing_new(sub, siblings)]
+        if not subs:
+            return
+        seen.update(id(sub) for sub in subs)
+        tree[id(layer)] = subs
+        for sub in subs:
+            visit(sub)
+
+    for layer in layers:
+        visit(layer)
+    return tree
+
+
+def row_names(model: Any) -> dict[int, str]:
+    """``id`` of each row's layer → the row's ``name``: a layer of the model (or of a nested
+    model) by its own name, a sub-layer of a composite by its path
+    (``transformer_layer_0/self_attention``). The measurements key their layers by it."""
+    layers = [entry.layer for entry in expanded_layers(model)]
+    tree = _composite_tree(layers)
+    names: dict[int, str] = {}
+
+    def name_subs(layer: Any, block: str) -> None:
+        for sub in tree.get(id(layer), []):
+            names.setdefault(id(sub), f"{block}/{sub.name}")
+            name_subs(sub, names[id(sub)])
+
+    for layer in layers:
+        names.setdefault(id(layer), str(layer.name))
+        name_subs(layer, str(layer.name))
+    return names
+
+
+def record_forward(model: Any) -> CallLog | None:
+    """Every layer call of one forward pass, sub-layers' too, or None when none runs.
+
+    The model is called in graph mode on placeholders shaped like its inputs (what Keras
+    does to infer shapes, so it costs no computation): a layer then runs its ``call()``
+    and calls its sub-layers, whose shapes are recorded. A model that only runs on real
+    values is called eagerly once, at batch 1, on synthetic inputs, its batch opened again.
+    """
+    from keras.src import backend as keras_backend
+
+    structure = _input_structure(model)
+    try:
+        with _recording_calls() as log:
+            keras_backend.compute_output_spec(lambda x: model(x, training=False), structure)
+        return log
+    except Exception:
+        pass
+    try:
+        values = _synthetic_structure(model, 1)
+        with _recording_calls() as log:
+            model(values, training=False)
+    except Exception:
+        return None
+    return _opened_batch(log)
+
+
+@dataclass
+class _Rows:
+    """What turns the model's layers into rows: the composites and their recorded calls."""
+
+    tree: dict[int, list[Any]]
+    log: CallLog | None
+    open_log: CallLog | None
+    open_calls: dict[int, list[_Call]] | None
+    """The calls as Keras gave them before the configuration filled the inputs (top-level
+    and nested-model layers, by id); None when the configuration filled nothing."""
+
+    def open_shapes(self, layer: Any, calls: list[_Call] | None) -> tuple[F.Shape, ...]:
+        if self.open_calls is None:
+            return ()
+        if calls is None:
+            calls = self.open_log.calls_of(layer) if self.open_log is not None else []
+        return calls[0].output_shapes if calls else ()
+
+    def facts(
+        self,
+        layer: Any,
+        name: str,
+        parent: str | None,
+        block: str | None,
+        calls: list[_Call],
+        called: bool,
+    ) -> list[F.LayerFacts]:
+        """The layer's row, and for a composite its sub-layers' rows right after it."""
+        facts = layer_facts(layer, parent, calls)
+        top_open = None if block is not None else (self.open_calls or {}).get(id(layer), [])
+        changes: dict[str, Any] = {
+            "name": name,
+            "block": block,
+            "open_output_shapes": self.open_shapes(layer, top_open),
+        }
+        if not called:
+            # Not run in the forward pass: derive says so instead of guessing at its shapes.
+            changes["config"] = {**facts.config, NOT_CALLED_KEY: True}
+        subs = self.tree.get(id(layer))
+        if not subs:
+            return [dataclasses.replace(facts, **changes)]
+        inside = {id(w) for sub in subs for w in sub.weights}
+        own = {id(w): w for w in layer.weights if id(w) not in inside}
+        changes.update(composite=True, weights=tuple(_weight_facts(w) for w in own.values()))
+        rows: list[F.LayerFacts] = []
+        sub_names: dict[int, str] = {}
+        for sub in self._in_call_order(layer, subs):
+            sub_names[id(sub)] = f"{name}/{sub.name}"
+            sub_calls = self.log.calls_of(sub) if self.log is not None else []
+            runs = called and (self.log is None or bool(sub_calls))
+            rows.extend(self.facts(sub, sub_names[id(sub)], parent, name, sub_calls, runs))
+        changes["output_of"] = self._output_of(layer, sub_names)
+        return [dataclasses.replace(facts, **changes), *rows]
+
+    def _in_call_order(self, layer: Any, subs: list[Any]) -> list[Any]:
+        """Sub-layers in the order the composite's call first called them, then the others."""
+        if self.log is None:
+            return subs
+        mine = {id(sub) for sub in subs}
+        called = [sub for sub in self.log.callees(layer) if id(sub) in mine]
+        done = {id(sub) for sub in called}
+        return called + [sub for sub in subs if id(sub) not in done]
+
+    def _output_of(self, layer: Any, sub_names: dict[int, str]) -> str | None:
+        """The sub-layer whose output tensor the composite returns as its own: the first to
+        return it, which wrote it (a Dropout after it passes the same tensor on)."""
+        if self.log is None:
+            return None
+        outputs = self.log.outputs_of(layer)
+        if not outputs:
+            return None
+        for record in self.log.records:
+            if (
+                record.caller == id(layer)
+                and id(record.layer) in sub_names
+                and record.outputs == outputs
+            ):
+                return sub_names[id(record.layer)]
+        return None
+
+
+def _layer_rows(model: Any, open_model: Any | None) -> list[F.LayerFacts]:
+    entries = expanded_layers(model)
+    tree = _composite_tree([entry.layer for entry in entries])
+    log = open_log = None
+    if tree:
+        log = model.log if isinstance(model, SubclassedModel) else record_forward(model)
+        if open_model is not None:
+            open_log = record_forward(open_model)
+    open_calls = None
+    if open_model is not None:
+        before = expanded_layers(open_model)
+        open_calls = {id(entry.layer): entry.calls for entry in before}
+        # The configured view has InputLayers of its own, named as the model's.
+        inputs = {
+            str(e.layer.name): e.calls
+            for e in before
+            if isinstance(e.layer, keras.layers.InputLayer)
+        }
+        for entry in entries:
+            if isinstance(entry.layer, keras.layers.InputLayer):
+                open_calls[id(entry.layer)] = inputs.get(str(entry.layer.name), [])
+    rows = _Rows(tree, log, open_log, open_calls)
+    facts: list[F.LayerFacts] = []
+    for entry in entries:
+        name = str(entry.layer.name)
+        facts.extend(rows.facts(entry.layer, name, entry.parent, None, entry.calls, entry.called))
+    return facts
+
+
+def model_facts(model: Any, spec: Any, open_model: Any | None = None) -> F.ModelFacts:
+    """The model's facts. ``open_model`` is the model as built, when ``model`` is the view
+    of it with the configured input shapes (:func:`configured_model`): the rows then keep
+    the shapes Keras gave before (``open_output_shapes``)."""
     import tensorflow as tf
 
-    layers = [_expanded_facts(e) for e in expanded_layers(model)]
+    layers = _layer_rows(model, open_model)
     target = model.model if isinstance(model, SubclassedModel) else model
     own = own_weights_facts(target) if is_subclassed(target) else None
     if own is not None:
         layers.append(own)
     trainable = sum(_size(w) for w in model.trainable_weights)
     non_trainable = sum(_size(w) for w in model.non_trainable_weights)
+    input_shapes = getattr(spec, "input_shapes", None)
     return F.ModelFacts(
         slug=spec.slug,
         title={"en": spec.title_en, "zh": spec.title_zh},
         source=spec.source,
         batch_size=spec.batch_size,
         framework={"tensorflow": tf.__version__, "keras": keras.__version__},
-        keras_params=int(model.count_params()),
+        keras_params=_count_params(model),
         keras_trainable_params=trainable,
         keras_non_trainable_params=non_trainable,
         layers=tuple(layers),
-        optimizer=optimizer_facts(model),
+        optimizer=optimizer_facts(open_model if open_model is not None else model),
+        sequence_length=getattr(spec, "sequence_length", None),
+        input_shapes=dict(input_shapes) if input_shapes else None,
     )

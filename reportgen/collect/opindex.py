@@ -20,9 +20,13 @@ first that applies:
 A graph makes a repeated name scope unique with a ``_N`` suffix, and Keras 3 opens a layer's
 scope twice per call (once to build, once to call), so in a graph layer ``conv1`` runs in
 ``conv1_1``, a shared layer's second call in ``conv1_3``, and the model itself in
-``lenet_1``. Ops of a nested model or of a layer's sublayers belong to the top-level layer
-that holds them: the unit the report lists. Ops outside every layer (the function's
-``Identity``, ops directly in the model's scope) have no layer.
+``lenet_1``. A row's layer may sit inside another's scope: a layer of a nested model, or a
+sub-layer of a composite layer (a transformer block, whose rows are named by path,
+``transformer_layer_0/feedforward_intermediate_dense``); the innermost recorded scope wins,
+so an op of the block itself outside every sub-layer (a residual add) is the block's. Ops of
+a layer's sublayers that are not rows (MultiHeadAttention's projections) belong to the row
+that holds them. Ops outside every layer (the function's ``Identity``, ops directly in the
+model's scope) have no layer.
 """
 
 from __future__ import annotations

@@ -89,20 +89,33 @@ def _collect_keras(model: Any, spec: Any, out: Path, profile: bool) -> None:
         measure_graph,
         trace_model_forward,
     )
-    from reportgen.collect.keras_facts import ensure_built, model_facts
+    from reportgen.collect.keras_facts import (
+        configured_model,
+        ensure_built,
+        input_vocabularies,
+        model_facts,
+        row_names,
+    )
     from reportgen.collect.profiler import ProfileError, profile_forward
 
     with phase("keras facts"):
         # A subclassed model comes back as the view of it that one symbolic call gave.
         model = ensure_built(model, spec.slug, spec.input_shape)
-        facts = model_facts(model, spec)
+        # With sequence_length / input_shapes, the model is measured on fixed inputs.
+        open_model = None
+        configured = configured_model(model, spec)
+        if configured is not None:
+            open_model, model = model, configured
+        facts = model_facts(model, spec, open_model)
     traced: TracedForward | None = None
     unprofiled = "the forward pass was not traced"
 
     def measure() -> Any:
         nonlocal traced, unprofiled
         try:
-            traced = trace_model_forward(model, spec.batch_size)
+            traced = trace_model_forward(
+                model, spec.batch_size, row_names(model), input_vocabularies(model)
+            )
         except TraceFailure as exc:
             unprofiled = exc.unprofiled
             raise
@@ -111,7 +124,7 @@ def _collect_keras(model: Any, spec: Any, out: Path, profile: bool) -> None:
     def run_profiler() -> Any:
         if traced is None:  # the trace failed: the profiler says why in its own words
             raise ProfileError(unprofiled)
-        return profile_forward(traced.function, traced.zero_inputs(), out, traced.index)
+        return profile_forward(traced.function, traced.sample_inputs(), out, traced.index)
 
     _write_facts(facts, measure, run_profiler if profile else None, out)
 
