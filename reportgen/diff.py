@@ -9,6 +9,11 @@ Derived numbers are exact: any difference is a change, and ``--fail-on`` can gat
 request on it. Profiled times are not: they move with the machine's load from one run to
 the next, so a time change is only shown beyond a relative and an absolute threshold, is
 labelled as possible noise, and never fails the command.
+
+A derived total or figure that a report gives as ``null`` is unknown (a report of schema 3
+never sums an unknown as zero): it shows as ``unknown``, equals only another unknown, and
+a known figure becoming unknown, or the reverse, is a change. A figure a report lacks
+altogether (an older schema, a model or layer on one side only) shows as ``—``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,28 @@ from reportgen.units import fmt_int, fmt_us
 Number = int | float
 
 
+class Unknown:
+    """A figure the report gives as ``null``: derived figures only (an unprofiled time is
+    absent, not unknown). One instance, :data:`UNKNOWN`, so two unknowns are equal."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN = Unknown()
+Value = Number | Unknown | None
+"""A compared figure: a number, unknown (``null`` in the report), or absent (None)."""
+
+
+def _value(container: Mapping[str, Any], key: str, noisy: bool = False) -> Value:
+    if key not in container:
+        return None
+    value = container[key]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return UNKNOWN if value is None and not noisy else None
+
+
 @dataclass(frozen=True)
 class Metric:
     """One compared quantity: where it is in a model's totals and in each layer."""
@@ -33,21 +60,21 @@ class Metric:
     key: str
     label: str
     layer_field: str
-    total: Callable[[Mapping[str, Any]], Number | None]
+    total: Callable[[Mapping[str, Any]], Value]
     fmt: Callable[[Number], str]
     noisy: bool = False
     """Measured with run-to-run noise (time): thresholded, labelled, never gating."""
 
 
-def _totals(key: str) -> Callable[[Mapping[str, Any]], Number | None]:
-    def get(report: Mapping[str, Any]) -> Number | None:
-        value = report.get("totals", {}).get(key)
-        return value if isinstance(value, int | float) else None
+def _totals(key: str) -> Callable[[Mapping[str, Any]], Value]:
+    def get(report: Mapping[str, Any]) -> Value:
+        totals = report.get("totals")
+        return _value(totals, key) if isinstance(totals, dict) else None
 
     return get
 
 
-def _step_time(report: Mapping[str, Any]) -> Number | None:
+def _step_time(report: Mapping[str, Any]) -> Value:
     profile = report.get("profile")
     value = profile.get("step_time_us") if isinstance(profile, dict) else None
     return value if isinstance(value, int | float) else None
@@ -102,18 +129,15 @@ class Change:
     """One metric, before and after (None: absent or not measured on that side)."""
 
     metric: Metric
-    old: Number | None
-    new: Number | None
+    old: Value
+    new: Value
 
     def text(self) -> str:
         fmt = self.metric.fmt
-        if self.old is None and self.new is None:
-            return "—"
-        if self.old is None:
-            assert self.new is not None
-            return f"— → {fmt(self.new)}"
-        if self.new is None:
-            return f"{fmt(self.old)} → —"
+        if self.old == self.new and not isinstance(self.old, int | float):
+            return _show(self.metric, self.old)
+        if not isinstance(self.old, int | float) or not isinstance(self.new, int | float):
+            return f"{_show(self.metric, self.old)} → {_show(self.metric, self.new)}"
         if self.old == self.new:
             return "="
         delta = self.new - self.old
@@ -124,6 +148,15 @@ class Change:
         if self.metric.noisy:
             parts.append("may be noise")
         return f"{fmt(self.old)} → {fmt(self.new)} ({', '.join(parts)})"
+
+
+def _show(metric: Metric, value: Value) -> str:
+    """A figure in a cell: the number, ``unknown``, or ``—`` where there is none."""
+    if value is None:
+        return "—"
+    if isinstance(value, Unknown):
+        return "unknown"
+    return metric.fmt(value)
 
 
 def _percent(fraction: float) -> str:
@@ -336,16 +369,15 @@ def _diff_model(
 def _differs(change: Change, noise: TimeNoise) -> bool:
     if not change.metric.noisy:
         return change.old != change.new
-    if change.old is None or change.new is None:
+    if not isinstance(change.old, int | float) or not isinstance(change.new, int | float):
         return False  # profiled on one side only (--no-profile): nothing to compare
     return noise.beyond(change.old, change.new)
 
 
-def _layer_value(layer: Mapping[str, Any] | None, metric: Metric) -> Number | None:
+def _layer_value(layer: Mapping[str, Any] | None, metric: Metric) -> Value:
     if layer is None:
         return None
-    value = layer.get(metric.layer_field)
-    return value if isinstance(value, int | float) else None
+    return _value(layer, metric.layer_field, metric.noisy)
 
 
 def _diff_layers(
@@ -386,10 +418,9 @@ def code(text: str) -> str:
 
 def _model_cell(change: Change, diff: ModelDiff, noise: TimeNoise) -> str:
     if diff.status in _MOVED:
-        value = change.new if diff.status == "added" else change.old
-        return change.metric.fmt(value) if value is not None else "—"
+        return _show(change.metric, change.new if diff.status == "added" else change.old)
     if change.metric.noisy:
-        if change.old is None or change.new is None:
+        if not isinstance(change.old, int | float) or not isinstance(change.new, int | float):
             return "—"  # profiled on one side only: nothing to compare
         if not noise.beyond(change.old, change.new):
             return "="
@@ -401,8 +432,7 @@ def _layer_cell(layer: LayerDiff, metric: Metric) -> str:
     if change is None:
         return "="
     if layer.status in _MOVED:
-        value = change.new if layer.status == "added" else change.old
-        return metric.fmt(value) if value is not None else "—"
+        return _show(metric, change.new if layer.status == "added" else change.old)
     return change.text()
 
 

@@ -22,9 +22,10 @@ FACTS_VERSION = 1
 
 Fields added later have defaults and are read with defaults, so files written before them
 still read: per layer ``parent``, ``calls``, ``call_input_shapes``, ``call_output_shapes``,
-``input_names``, ``output_dtypes``, ``block``, ``composite``, ``output_of``, ``open_output_shapes``, ``config_error``;
-per model ``optimizer``, ``sequence_length``, ``input_shapes``. ``notes`` hold keyed objects
-(:class:`CollectNote`) now; the English sentences older collectors wrote there still read.
+``input_names``, ``output_dtypes``, ``block``, ``composite``, ``output_of``,
+``open_output_shapes``, ``config_error``; per model ``optimizer``, ``sequence_length``,
+``input_shapes``. ``notes`` hold keyed objects (:class:`CollectNote`) now; the English
+sentences older collectors wrote there still read.
 """
 
 MAX_FACTS_BYTES = 512 * MiB
@@ -40,6 +41,11 @@ FACTS_SCHEMA = "facts.schema.json"
 """The JSON Schema of ``facts.json``, shipped in ``reportgen/schema``."""
 
 Shape = tuple[int | None, ...]
+
+CONFIG_FROM_ATTRIBUTES = "reportgen_config_from_attributes"
+"""Config key (value ``True``) of a layer whose ``get_config()`` raised (``config_error``)
+and whose config was rebuilt from the layer's own attributes instead: every argument of its
+class's ``__init__`` was found on it, so the config is whole."""
 
 
 @dataclass(frozen=True)

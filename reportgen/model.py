@@ -170,6 +170,21 @@ class LayerReport:
     """The family whose prose explains this kind of layer on the model page (``convolution``,
     ``pooling``…; ``other`` for a kind reportgen does not know), as the registry declares it
     (:mod:`reportgen.derive.layers`)."""
+    block: str | None = None
+    """The name of the composite row (a layer made of sub-layers) this row is a sub-layer
+    of; None for a layer of the model (or of a nested model) itself."""
+    composite: bool = False
+    """A layer made of sub-layers: its ``params`` (and ``trainable_params``,
+    ``non_trainable_params``, ``param_bytes``) are its whole block's, the sum of its
+    sub-layers' rows and of the weights it owns directly; the model's totals count each
+    weight once, on the row that owns it."""
+    sub_layers: tuple[int, ...] = ()
+    """For a composite row: the indices of its direct sub-layers' rows, in model order."""
+    depth: int = 0
+    """How many blocks this row sits inside (0: a layer of the model itself)."""
+    config_note: Prose | None = None
+    """Said when Keras could not give the layer's configuration (its ``get_config()``
+    raised): the figures that need it are unknown."""
 
     @property
     def params_match(self) -> bool:
@@ -204,6 +219,14 @@ class LayerReport:
         """The first output's shape (the one a table row shows)."""
         return self.output_shapes[0] if self.output_shapes else ()
 
+    @property
+    def short_name(self) -> str:
+        """The name within its block (``self_attention`` of ``transformer_layer_0``)."""
+        prefix = f"{self.block}/"
+        return (
+            self.name[len(prefix) :] if self.block and self.name.startswith(prefix) else self.name
+        )
+
 
 @dataclass(frozen=True)
 class Totals:
@@ -213,14 +236,17 @@ class Totals:
     trainable_params: int
     non_trainable_params: int
     param_bytes: int
-    activation_bytes: int
+    activation_bytes: int | None
+    """Σ derived output bytes over every row (a composite's own output included); None
+    when any row's cannot be derived (``ModelReport.activation_note`` says why)."""
     keras_params: int
     keras_trainable_params: int
     keras_non_trainable_params: int
     layers: int
     """Rows that are layers (the row of weights a subclassed model holds itself is not)."""
     flops: int | None = None
-    """Σ derived FLOPs over the layers that have a FLOPs derivation."""
+    """Σ derived FLOPs over the rows that have a FLOPs derivation; None when any of them
+    cannot be derived (``ModelReport.flops_note`` says why)."""
 
     @property
     def params_match(self) -> bool:
@@ -247,25 +273,31 @@ class RuntimeMemory:
 class FlopsCheck:
     """Derived FLOPs of the whole model against TensorFlow's profiler count."""
 
-    derived: int
+    derived: int | None
+    """The derived total; None when a layer's FLOPs cannot be derived (``unknown_layers``):
+    a partial sum compared with the profiler's would compare unlike with unlike."""
     measured: int
     unknown_layers: tuple[str, ...]
     by_op_type: tuple[tuple[str, int], ...]
 
     @property
-    def difference(self) -> int:
-        return self.derived - self.measured
+    def difference(self) -> int | None:
+        return None if self.derived is None else self.derived - self.measured
 
     @property
-    def relative_difference(self) -> float:
+    def relative_difference(self) -> float | None:
+        difference = self.difference
+        if difference is None:
+            return None
         if not self.measured:
             return 0.0
-        return abs(self.difference) / self.measured
+        return abs(difference) / self.measured
 
     @property
     def agrees(self) -> bool:
         """Within 1 %, and no layer left underived."""
-        return self.relative_difference <= 0.01 and not self.unknown_layers
+        relative = self.relative_difference
+        return relative is not None and relative <= 0.01 and not self.unknown_layers
 
 
 @dataclass(frozen=True)
@@ -463,7 +495,84 @@ class ModelReport:
     params_note: Prose | None = None
     """Why the derived parameter total is unknown (``totals.params`` is None), in each
     language; None when every count was derived."""
+    activation_note: Prose | None = None
+    """Why the derived output-memory total is unknown (``totals.activation_bytes`` is None)."""
+    flops_note: Prose | None = None
+    """Why the derived FLOPs total is unknown (``totals.flops`` is None)."""
+    open_inputs: tuple[Prose, ...] = ()
+    """One sentence per model input whose length is unknown: which key of the model's
+    configuration fixes it (``sequence_length``, ``input_shapes``)."""
+    repeated_blocks: tuple[Prose, ...] = ()
+    """One sentence per group of identical composite blocks (same class, configuration
+    and parameter count), said once for the group."""
     builtin: bool = False
     """One of reportgen's built-in reference models: listed by the configuration the site
     is made with, when that is reportgen's own (:attr:`reportgen.config.Config.builtin`),
     with the same source. Its page tells how to rebuild it from a checkout of reportgen."""
+    decoder: DecoderMemory | None = None
+    """A decoder's inference memory (key/value cache, weights, activations by length);
+    None for a model without attention that caches keys and values."""
+
+
+@dataclass(frozen=True)
+class DecoderRow:
+    """Inference memory at one sequence length and batch size (one row of the table)."""
+
+    sequence_length: int
+    batch_size: int
+    kv_cache_bytes: int | None
+    weights_bytes: int
+    activation_bytes: int | None
+    """The layer outputs of one forward pass at this length; None where the facts do not
+    say how they grow with the length."""
+    total_bytes: int | None
+    configured: bool
+    """The row of the configured length and batch size (the page's other figures)."""
+
+
+@dataclass(frozen=True)
+class DecoderBatch:
+    """The table's rows of one batch size, shortest sequence first."""
+
+    batch_size: int
+    rows: tuple[DecoderRow, ...]
+
+
+@dataclass(frozen=True)
+class DecoderMemory:
+    """What a decoder holds at inference: its weights, the key/value cache of every token so
+    far, and the layer outputs of a forward pass, at the configured length and over a table
+    of lengths and batch sizes (:mod:`reportgen.derive.decoder`)."""
+
+    kv_cache: Derivation
+    """Bytes of the key/value cache at the configured length and batch size, with its
+    formula (unit ``B``); unknown when the length or a layer's heads are not known."""
+    caching_layers: int
+    """Attention layers (calls of them) that keep keys and values."""
+    query_heads: int | None
+    """Query heads per layer, when all caching layers agree and their config says."""
+    kv_heads: int | None
+    """Key/value heads per layer, when all caching layers agree."""
+    sequence_length: int | None
+    batch_size: int
+    max_sequence_length: int
+    max_source: Prose
+    """Where ``max_sequence_length`` comes from (a layer's configuration, or 32k)."""
+    weights_bytes: int
+    activation_bytes: int | None
+    """The page's output-memory total at the configured length (None: unknown)."""
+    total: Derivation
+    """Weights + key/value cache + activations at the configured length."""
+    batches: tuple[DecoderBatch, ...]
+    activations_note: Prose | None
+    """Why activations at other lengths are unknown; None when they are derived."""
+    why_it_grows: Prose
+    grouped_query: Prose
+
+    @property
+    def rows(self) -> tuple[DecoderRow, ...]:
+        return tuple(row for batch in self.batches for row in batch.rows)
+
+    @property
+    def lengths(self) -> tuple[int, ...]:
+        return tuple(row.sequence_length for row in self.batches[0].rows) if self.batches else ()

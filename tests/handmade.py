@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +152,170 @@ def previous_site(site: Path, text: str = "the previous site") -> Path:
     (site / "index.html").write_text(text)
     (site / MANIFEST).write_text(manifest_text(["index.html"]))
     return site
+
+
+# ------------------------------------------------------------------ a tiny GPT-2
+
+
+GPT2_BLOCK_PARAMS = 49_984
+"""One block of the tiny GPT-2: attention 16,640 + two norms 2×128 + MLP 16,640 + 16,448."""
+GPT2_PARAMS = 64_000 + 2_048 + 2 * GPT2_BLOCK_PARAMS + 128
+"""keras_hub.models.GPT2Backbone(vocabulary_size=1000, num_layers=2, num_heads=4,
+hidden_dim=64, intermediate_dim=256, max_sequence_length=32).count_params()."""
+
+
+def _sub(block: str, item: LayerFacts) -> LayerFacts:
+    """``item`` as a sub-layer of ``block``: named ``<block>/<name>``, weights under it."""
+    name = f"{block}/{item.name}"
+    weights = tuple(replace(w, name=w.name.replace("lenet/", f"{block}/", 1)) for w in item.weights)
+    return replace(item, name=name, block=block, weights=weights)
+
+
+def gpt2_block(name: str, length: int | None) -> tuple[LayerFacts, ...]:
+    """A keras-hub TransformerDecoder as the collect stage opens it: the block's row (it
+    owns no weight itself), then its sub-layers, each named ``<block>/<own name>``."""
+    seq: Shape = (None, length, 64)
+    heads = 4
+    attention = replace(
+        layer(
+            "self_attention",
+            "CachedMultiHeadAttention",
+            seq,
+            seq,
+            (
+                ("query/kernel", (64, heads, 16)),
+                ("query/bias", (heads, 16)),
+                ("key/kernel", (64, heads, 16)),
+                ("key/bias", (heads, 16)),
+                ("value/kernel", (64, heads, 16)),
+                ("value/bias", (heads, 16)),
+                ("attention_output/kernel", (heads, 16, 64)),
+                ("attention_output/bias", (64,)),
+            ),
+            num_heads=heads,
+            key_dim=16,
+            value_dim=16,
+            use_bias=True,
+        ),
+        input_shapes=(seq, seq),  # query, value (the key is the value)
+        input_names=("query", "value"),
+    )
+    subs = (
+        attention,
+        layer(
+            "self_attention_layer_norm",
+            "LayerNormalization",
+            seq,
+            seq,
+            (("gamma", (64,)), ("beta", (64,))),
+            axis=[-1],
+            center=True,
+            scale=True,
+            epsilon=1e-5,
+        ),
+        layer("self_attention_dropout", "Dropout", seq, seq, rate=0.1),
+        layer(
+            "feedforward_intermediate_dense",
+            "Dense",
+            seq,
+            (None, length, 256),
+            (("kernel", (64, 256)), ("bias", (256,))),
+            units=256,
+            use_bias=True,
+            activation="gelu",
+        ),
+        layer(
+            "feedforward_output_dense",
+            "Dense",
+            (None, length, 256),
+            seq,
+            (("kernel", (256, 64)), ("bias", (64,))),
+            units=64,
+            use_bias=True,
+            activation="linear",
+        ),
+        layer(
+            "feedforward_layer_norm",
+            "LayerNormalization",
+            seq,
+            seq,
+            (("gamma", (64,)), ("beta", (64,))),
+            axis=[-1],
+            center=True,
+            scale=True,
+            epsilon=1e-5,
+        ),
+        layer("feedforward_dropout", "Dropout", seq, seq, rate=0.1),
+    )
+    block = replace(
+        layer(
+            name,
+            "TransformerDecoder",
+            seq,
+            seq,
+            keras_params=GPT2_BLOCK_PARAMS,
+            intermediate_dim=256,
+            num_heads=heads,
+            dropout=0.1,
+            activation="gelu",
+            layer_norm_epsilon=1e-5,
+            normalize_first=True,
+        ),
+        composite=True,
+    )
+    return (block, *(_sub(name, item) for item in subs))
+
+
+def gpt2_facts(length: int | None = None, **overrides: Any) -> ModelFacts:
+    """The tiny GPT-2 backbone, as collected: with ``length`` as its configured
+    ``sequence_length`` (every ``None`` sequence axis filled), or without one."""
+    seq: Shape = (None, length, 64)
+    ids: Shape = (None, length)
+    layers = (
+        layer("token_ids", "InputLayer", ids, ids, dtype="int32"),
+        layer("padding_mask", "InputLayer", ids, ids, dtype="int32"),
+        layer(
+            "token_embedding",
+            "ReversibleEmbedding",
+            ids,
+            seq,
+            (("embeddings", (1000, 64)),),
+            input_dim=1000,
+            output_dim=64,
+            tie_weights=True,
+        ),
+        layer(
+            "position_embedding",
+            "PositionEmbedding",
+            seq,
+            seq,
+            (("embeddings", (32, 64)),),
+            sequence_length=32,
+        ),
+        replace(layer("embeddings_add", "Add", seq, seq), input_shapes=(seq, seq)),
+        layer("embeddings_dropout", "Dropout", seq, seq, rate=0.1),
+        *gpt2_block("transformer_layer_0", length),
+        *gpt2_block("transformer_layer_1", length),
+        layer(
+            "layer_norm",
+            "LayerNormalization",
+            seq,
+            seq,
+            (("gamma", (64,)), ("beta", (64,))),
+            axis=[-1],
+            center=True,
+            scale=True,
+            epsilon=1e-5,
+        ),
+    )
+    data: dict[str, Any] = dict(
+        slug="gpt2",
+        title={"en": "GPT-2 (tiny)", "zh": "GPT-2（小型）"},
+        source="tests.handmade:gpt2",
+        keras_params=GPT2_PARAMS,
+        keras_trainable_params=GPT2_PARAMS,
+        keras_non_trainable_params=0,
+        sequence_length=length,
+    )
+    data.update(overrides)
+    return lenet_facts(layers=layers, **data)

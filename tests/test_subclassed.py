@@ -162,17 +162,19 @@ def test_layer_the_call_never_used() -> None:
     assert report.totals.params is None
 
 
-def test_flops_line_names_what_the_derived_total_leaves_out() -> None:
+def test_flops_of_the_models_own_code_leave_the_flops_total_unknown() -> None:
+    """Not 0 against the profiler's 33, reported as a disagreement: unknown, and why."""
     from reportgen.facts import FlopsMeasurement
 
     measured = FlopsMeasurement(total=33, by_op_type={"MatMul": 30, "AddV2": 3}, by_layer={})
     report = derive_model(
         dataclasses.replace(facts(INPUT, own_weights("raw", "Raw", (5, 3), (3,))), flops=measured)
     )
-    assert [m.describe() for m in report.mismatches][1] == (
-        "layer '(model)': derived FLOPs 0 != TensorFlow profiler 33 "
-        "(the derived total leaves out what has no FLOPs formula: raw)"
-    )
+    assert report.totals.flops is None
+    assert report.flops is not None and report.flops.derived is None
+    assert report.flops.unknown_layers == ("raw",)
+    assert [m.quantity for m in report.mismatches] == ["parameter total"]
+    assert report.flops_note is not None and "raw" in report.flops_note.en
 
 
 def test_fully_derived_subclassed_model_is_an_ordinary_report() -> None:

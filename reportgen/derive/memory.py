@@ -11,7 +11,7 @@ import math
 
 from reportgen.derive.layers import resolved_output_shapes
 from reportgen.expr import Expr, Formula, Num, Product, Sum, evaluate
-from reportgen.facts import LayerFacts, Shape
+from reportgen.facts import LayerFacts, ModelFacts, Shape
 from reportgen.i18n import Names
 from reportgen.model import Derivation, Prose, msg, sentences
 from reportgen.units import dtype_bytes, fmt_shape
@@ -42,6 +42,47 @@ def _call_product(shapes: tuple[Shape, ...], widths: tuple[int, ...], batch: int
         factors.append(Num(width))
         products.append(Product(tuple(factors)))
     return products
+
+
+def output_of_activation(layer: LayerFacts) -> Derivation:
+    """A composite whose output tensor is one of its sub-layers' (``output_of``): it writes
+    nothing of its own, and counting the tensor on both rows would count it twice."""
+    return Derivation(
+        0,
+        "zero",
+        msg(
+            "Its output is %(layer)s's output, counted there.",
+            layer=layer.output_of or "?",
+        ),
+    )
+
+
+def open_inputs(facts: ModelFacts) -> tuple[Prose, ...]:
+    """For each input of the model whose length is unknown: which key would fix it.
+
+    Without a length, no size that grows with it (output memory, FLOPs) can be derived;
+    the configuration's ``sequence_length`` fills every unknown axis of every input, its
+    ``input_shapes`` one input's (without the batch axis).
+    """
+    said: list[Prose] = []
+    for layer in facts.layers:
+        if layer.class_name != "InputLayer" or layer.parent or layer.block:
+            continue  # an input of a nested model is fed by the layers before it
+        shape = layer.output_shapes[0] if layer.output_shapes else ()
+        if not any(d is None for d in shape[1:]):
+            continue
+        example = ", ".join("N" if d is None else str(d) for d in shape[1:])
+        said.append(
+            msg(
+                "The input %(input)s has an unknown length (shape %(shape)s): set "
+                "sequence_length = N, or input_shapes = { %(input)s = [%(example)s] }, in the "
+                "model's table to derive its memory and FLOPs.",
+                input=layer.name,
+                shape=fmt_shape(shape),
+                example=example,
+            )
+        )
+    return tuple(said)
 
 
 def derive_activation(layer: LayerFacts, batch_size: int) -> Derivation:

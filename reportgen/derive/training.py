@@ -270,31 +270,32 @@ def _state_sentence(state: OptimizerState) -> Prose:
 
 
 def _activations(layers: tuple[LayerReport, ...], batch_size: int) -> Derivation:
-    known = [layer for layer in layers if layer.activation.value is not None]
-    total = sum(layer.activation.value or 0 for layer in known)
-    missing = len(layers) - len(known)
+    missing = sum(1 for layer in layers if layer.activation.value is None)
+    if missing:
+        # Outputs that cannot be derived are not kept as zero bytes: the part is unknown.
+        return Derivation(None, "unknown", _left_out(missing))
+    total = sum(layer.activation.value or 0 for layer in layers)
     return _derivation(
         Term("Σ layer outputs", Num(total)),
-        sentences(
-            msg(
-                "The outputs of all %(count)s layers at batch size %(batch)s, as derived layer "
-                "by layer, summed: %(total)s.",
-                count=len(known),
-                batch=batch_size,
-                total=ByteSize(total),
-            ),
-            _left_out(missing),
+        msg(
+            "The outputs of all %(count)s layers at batch size %(batch)s, as derived layer "
+            "by layer, summed: %(total)s.",
+            count=len(layers),
+            batch=batch_size,
+            total=ByteSize(total),
         ),
     )
 
 
-def _left_out(missing: int) -> Prose | None:
-    if not missing:
-        return None
+def _left_out(missing: int) -> Prose:
     if missing == 1:
-        return msg("1 layer has an output size that cannot be derived and is left out.")
+        return msg(
+            "1 layer has an output size that cannot be derived, so the activations kept "
+            "for the backward pass are unknown."
+        )
     return msg(
-        "%(count)s layers have an output size that cannot be derived and are left out.",
+        "%(count)s layers have an output size that cannot be derived, so the activations "
+        "kept for the backward pass are unknown.",
         count=missing,
     )
 

@@ -49,7 +49,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from reportgen.model import ModelReport
+from reportgen.model import DecoderMemory, ModelReport
 from reportgen.units import fmt_bytes, fmt_int, fmt_us
 
 if TYPE_CHECKING:
@@ -233,10 +233,98 @@ def time_chart(report: ModelReport) -> str | None:
     return _render(spec)
 
 
+DECODER_COLORS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3")
+"""Line colours of the decoder chart, one per batch size in the table's order."""
+WEIGHTS_COLOR = "#7f7f7f"
+"""The decoder chart's horizontal line of the weights."""
+
+
+def decoder_chart(report: ModelReport) -> str | None:
+    """A decoder's inference memory over sequence lengths as an SVG document; None for a
+    model that is not a decoder.
+
+    Both axes are logarithmic (base 2): lengths double from row to row of the table, and
+    the cache doubles with them. Per batch size, in its colour: a solid line for weights +
+    key/value cache + activations (where they are known), a dashed one for the cache
+    alone, each labelled ``b=N`` at its right end; a grey dotted line for the weights. The
+    configured length and batch size is a dot. Like the other charts it holds no words:
+    the page's caption says what each line is, in the page's language.
+    """
+    decoder = report.decoder
+    if decoder is None:
+        return None
+    import matplotlib
+
+    buffer = io.StringIO()
+    with matplotlib.rc_context({**_RC, "font.size": 8.0}), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
+        fig = _decoder_figure(decoder)
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+    return buffer.getvalue()
+
+
+def _decoder_figure(decoder: DecoderMemory) -> Figure:
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    fig = Figure(figsize=(_WIDTH_IN, 4.5))
+    fig.subplots_adjust(left=0.12, right=0.88, top=0.96, bottom=0.1)
+    ax = fig.add_subplot()
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    plotted: list[float] = []
+    for index, group in enumerate(decoder.batches):
+        color = DECODER_COLORS[index % len(DECODER_COLORS)]
+        lengths = [row.sequence_length for row in group.rows]
+        kv = [_num(row.kv_cache_bytes) for row in group.rows]
+        total = [_num(row.total_bytes) for row in group.rows]
+        ends = []  # the last point of each line drawn, total first
+        for values, style in ((total, "-"), (kv, "--")):
+            points = [(x, y) for x, y in zip(lengths, values, strict=True) if y]
+            if points:
+                ax.plot(*zip(*points, strict=True), linestyle=style, color=color, linewidth=1.4)
+                plotted += [y for _, y in points]
+                ends.append(points[-1])
+        if ends:  # label the batch size once, at the right end of its longest line
+            x, y = max(ends, key=lambda point: point[0])  # the solid one on a tie
+            ax.text(x * 1.08, y, f"b={group.batch_size}", color=color, va="center")
+        for row in group.rows:
+            if row.configured and row.total_bytes:
+                ax.plot([row.sequence_length], [row.total_bytes], "o", color=color, markersize=4)
+    if decoder.weights_bytes > 0:
+        ax.axhline(decoder.weights_bytes, color=WEIGHTS_COLOR, linestyle=":", linewidth=1.2)
+        plotted.append(float(decoder.weights_bytes))
+    lengths = list(decoder.lengths)
+    ax.set_xlim(lengths[0] / 1.2, lengths[-1] * 1.6)
+    ax.xaxis.set_major_locator(
+        FixedLocator(_thinned([x for x in lengths if x & (x - 1) == 0] or lengths))
+    )
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _fmt_count(v)))
+    if plotted:
+        low = math.floor(math.log2(min(plotted)))
+        high = math.ceil(math.log2(max(plotted)))
+        step = max(1, math.ceil((high - low) / 7))
+        ax.set_ylim(2.0 ** (low - 0.3), 2.0 ** (high + 0.3))
+        ax.yaxis.set_major_locator(FixedLocator([2.0**e for e in range(low, high + 1, step)]))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _fmt_bytes(v)))
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_minor_locator(NullLocator())  # no minor ticks (and no TeX labels)
+    ax.grid(color="#dddddd", linewidth=0.6, zorder=1)
+    ax.set_axisbelow(True)
+    return fig
+
+
+def _thinned(ticks: Sequence[int], most: int = 12) -> list[int]:
+    """At most ``most`` ticks, evenly: every second (third...) one, the last one kept."""
+    step = max(1, math.ceil(len(ticks) / most))
+    return list(ticks[::-1][::step][::-1])
+
+
 def chart_kinds(report: ModelReport) -> tuple[str, ...]:
     """The charts a model has: ``params``, ``memory`` and, when any layer was timed, ``time``."""
     timed = any(layer.time_us is not None for layer in report.layers)
-    return ("params", "memory", "time") if timed else ("params", "memory")
+    kinds = ("params", "memory", "time") if timed else ("params", "memory")
+    return (*kinds, "decoder") if report.decoder is not None else kinds
 
 
 def model_charts(report: ModelReport) -> dict[str, str]:
@@ -245,6 +333,7 @@ def model_charts(report: ModelReport) -> dict[str, str]:
         "params": params_chart,
         "memory": memory_chart,
         "time": time_chart,
+        "decoder": decoder_chart,
     }
     charts = {kind: draw[kind](report) for kind in chart_kinds(report)}
     return {kind: svg for kind, svg in charts.items() if svg is not None}

@@ -6,9 +6,16 @@ import json
 from typing import Any
 
 from reportgen import __version__
-from reportgen.model import Derivation, LayerReport, ModelReport, Prose, TrainingMemory
+from reportgen.model import (
+    DecoderMemory,
+    Derivation,
+    LayerReport,
+    ModelReport,
+    Prose,
+    TrainingMemory,
+)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Version of ``data/<slug>.json``.
 
 History:
@@ -18,6 +25,12 @@ History:
 2. Nested models are expanded into their layers. Per layer: ``parent`` (the nested
    model it came from), ``calls`` and ``shared``, ``param_bytes``, ``variable_dtype``,
    ``flops_method``. Per model: ``training`` (the training-memory estimate).
+3. Composite layers (a block made of sub-layers) are opened: per layer ``block`` (the
+   composite it is a sub-layer of), ``composite`` (its ``params``, ``trainable_params``,
+   ``non_trainable_params`` and ``param_bytes`` are its whole block's) and
+   ``config_error``. Model totals are never partial sums: ``totals.activation_bytes``,
+   ``totals.flops``, ``flops_check.derived`` (and its difference) and the training parts
+   are null whenever any part is unknown; ``unknown_totals`` says why, per total.
 """
 
 
@@ -61,6 +74,9 @@ def layer_data(layer: LayerReport) -> dict[str, Any]:
         "param_bytes": layer.param_bytes,
         "variable_dtype": layer.variable_dtype,
         "flops_method": layer.flops.method if layer.flops is not None else None,
+        "block": layer.block,
+        "composite": layer.composite,
+        "config_error": _text(layer.config_note),
     }
 
 
@@ -87,6 +103,45 @@ def _training(training: TrainingMemory | None) -> dict[str, Any] | None:
         "total_bytes": training.total.value,
         "total_formula": _formula(training.total),
         "assumptions": [_text(text) for text in training.assumptions],
+    }
+
+
+def _decoder(decoder: DecoderMemory | None) -> dict[str, Any] | None:
+    """A decoder's inference memory (:mod:`reportgen.derive.decoder`); None for any other model."""
+    if decoder is None:
+        return None
+    kv = decoder.kv_cache
+    return {
+        "sequence_length": decoder.sequence_length,
+        "batch_size": decoder.batch_size,
+        "max_sequence_length": decoder.max_sequence_length,
+        "max_source": _text(decoder.max_source),
+        "caching_layers": decoder.caching_layers,
+        "query_heads": decoder.query_heads,
+        "kv_heads": decoder.kv_heads,
+        "kv_cache_bytes": kv.value,
+        "kv_cache_formula": _formula(kv),
+        "kv_cache_formula_symbolic": kv.formula.symbolic_text if kv.formula is not None else None,
+        "kv_cache_explanation": _text(kv.explanation),
+        "weights_bytes": decoder.weights_bytes,
+        "activation_bytes": decoder.activation_bytes,
+        "total_bytes": decoder.total.value,
+        "total_formula": _formula(decoder.total),
+        "activations_note": _text(decoder.activations_note),
+        "why_it_grows": _text(decoder.why_it_grows),
+        "grouped_query": _text(decoder.grouped_query),
+        "rows": [
+            {
+                "sequence_length": row.sequence_length,
+                "batch_size": row.batch_size,
+                "kv_cache_bytes": row.kv_cache_bytes,
+                "weights_bytes": row.weights_bytes,
+                "activation_bytes": row.activation_bytes,
+                "total_bytes": row.total_bytes,
+                "configured": row.configured,
+            }
+            for row in decoder.rows
+        ],
     }
 
 
@@ -119,7 +174,9 @@ def _flops(report: ModelReport) -> dict[str, Any] | None:
     return {
         "derived": check.derived,
         "measured": check.measured,
-        "relative_difference": round(check.relative_difference, 6),
+        "relative_difference": (
+            round(check.relative_difference, 6) if check.relative_difference is not None else None
+        ),
         "agrees": check.agrees,
         "unknown_layers": list(check.unknown_layers),
         "by_op_type": dict(check.by_op_type),
@@ -160,11 +217,20 @@ def report_data(report: ModelReport) -> dict[str, Any]:
             "layers": totals.layers,
             "params_match": totals.params_match,
             "flops": totals.flops,
+            "kv_cache_bytes": report.decoder.kv_cache.value if report.decoder else None,
+            "kv_cache_formula": _formula(report.decoder.kv_cache) if report.decoder else None,
         },
         "runtime_memory": _runtime(report),
         "flops_check": _flops(report),
         "profile": _profile(report),
+        "decoder_memory": _decoder(report.decoder),
         "training": _training(report.training),
+        "unknown_totals": {
+            "params": _text(report.params_note),
+            "activation_bytes": _text(report.activation_note),
+            "flops": _text(report.flops_note),
+            "open_inputs": [_text(text) for text in report.open_inputs],
+        },
         "notes": [note.en for note in report.notes],
         "mismatches": [m.describe() for m in report.mismatches],
         "layers": [layer_data(layer) for layer in report.layers],

@@ -177,9 +177,16 @@ def make_environment(lang: str) -> Environment:
     # Values substituted into a translated string bypass ``finalize``: clean them too.
     gettext = _showing_literally(env.globals["gettext"])
     env.globals.update(gettext=gettext, _=gettext)
+    unknown = translations(lang).gettext("cannot be derived")
+
+    def fmt_bytes_or_unknown(value: int | None) -> str:
+        # A model total may be unknown (None, never a partial sum): a page that prints it
+        # without asking says so in its language rather than failing the build.
+        return unknown if value is None else fmt_bytes(value)
+
     env.filters.update(
         fmt_int=fmt_int,
-        fmt_bytes=fmt_bytes,
+        fmt_bytes=fmt_bytes_or_unknown,
         fmt_shape=fmt_shape,
         fmt_us=fmt_us,
         fmt_percent=fmt_percent,
@@ -333,7 +340,7 @@ def _render(env: Environment, template: str, path: str, **context: Any) -> Page:
         raise RenderError(f"rendering {path} from {template}: {exc}") from exc
 
 
-CHART_KINDS = ("params", "memory", "time")
+CHART_KINDS = ("params", "memory", "time", "decoder")
 
 
 def chart_path(slug: str, kind: str, lang: str) -> str:

@@ -1,10 +1,13 @@
 """Apply the registry: a layer's parameters and FLOPs, by its kind's decision.
 
 The policy that holds for every kind lives here: a formula is never applied to weights it
-does not describe (quantized or LoRA weights: the generic count instead), a configuration
-that breaks a formula or yields an impossible count never crashes the report, and a layer
-the registry does not know is counted generically (parameters) or not at all (FLOPs: a
-guessed figure would be worse than none). A shared layer costs its FLOPs once per call.
+does not describe (quantized or LoRA weights: the generic count instead), nor to a
+configuration Keras could not give (a ``get_config()`` that raised: the generic count, and
+no FLOPs), a configuration that breaks a formula or yields an impossible count never
+crashes the report, and a layer the registry does not know is counted generically
+(parameters) or not at all (FLOPs: a guessed figure would be worse than none). A shared
+layer costs its FLOPs once per call. A composite row (a block opened into sub-layers) is
+summed from its sub-layers' rows by :mod:`reportgen.derive`, not here.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 
 from reportgen.derive.layers.registry import (
+    Composite,
     Generic,
     LayerKind,
     NotDerived,
@@ -21,22 +25,63 @@ from reportgen.derive.layers.registry import (
     zero,
 )
 from reportgen.expr import Expr, Formula, Num, Product, Sum, Term
-from reportgen.facts import LayerFacts, Shape
+from reportgen.facts import CONFIG_FROM_ATTRIBUTES, LayerFacts, Shape
 from reportgen.model import Derivation, Msg, Prose, msg, sentences
 
 MAX_DERIVED = 2**62
 """The largest count a formula may yield (as the facts schema bounds every count)."""
 
-_BROKEN = (KeyError, TypeError, ValueError, IndexError, ArithmeticError)
+_BROKEN = (KeyError, TypeError, ValueError, IndexError, ArithmeticError, AttributeError)
 """What a rule raises on a configuration without a field it needs (or holding it in
 another form, e.g. from a newer Keras)."""
 
 
+def config_error_note(layer: LayerFacts) -> Msg | None:
+    """What the page says of a layer whose ``get_config()`` raised (a library's bug), when
+    its configuration could not be rebuilt either: its rules do not run."""
+    if layer.config_error is None or config_from_attributes(layer):
+        return None
+    return msg(
+        "Keras could not give this layer's configuration: its get_config() raised "
+        "%(error)s; figures that need it are unknown.",
+        error=layer.config_error,
+    )
+
+
+def config_from_attributes(layer: LayerFacts) -> bool:
+    """The layer's ``get_config()`` raised, and its whole configuration was read from its
+    attributes instead (every ``__init__`` argument was found): its rules run on it."""
+    return layer.config_error is not None and layer.config.get(CONFIG_FROM_ATTRIBUTES) is True
+
+
+def attributes_note(layer: LayerFacts) -> Msg:
+    """Why a layer's figures come from a configuration rebuilt from its attributes."""
+    return msg(
+        "Its get_config() raised %(error)s (a bug of the library that defines it), so "
+        "reportgen read every argument of its constructor from the layer's own attributes "
+        "instead.",
+        error=layer.config_error or "",
+    )
+
+
+def _with_attributes_note(layer: LayerFacts, derived: Derivation) -> Derivation:
+    """A rule's result, saying where its configuration came from when not get_config()."""
+    if not config_from_attributes(layer):
+        return derived
+    return dataclasses.replace(
+        derived, explanation=sentences(attributes_note(layer), derived.explanation)
+    )
+
+
 def resolved_output_shapes(layer: LayerFacts) -> tuple[Shape, ...]:
-    """The layer's output shapes, with axes Keras leaves unknown but the config fixes."""
+    """The layer's output shapes, with axes Keras leaves unknown but the config fixes
+    (as Keras gives them when the configuration lacks what the rule reads)."""
     kind = kind_of(layer.class_name)
     if kind is not None and kind.output_shapes is not None:
-        return kind.output_shapes(layer)
+        try:
+            return kind.output_shapes(layer)
+        except _BROKEN:
+            return layer.output_shapes
     return layer.output_shapes
 
 
@@ -46,11 +91,13 @@ def resolved_output_shapes(layer: LayerFacts) -> tuple[Shape, ...]:
 def derive_params(layer: LayerFacts) -> Derivation:
     """The layer's parameter count: its kind's formula, 0 with a reason, or the generic count."""
     kind = kind_of(layer.class_name)
-    if kind is None or isinstance(kind.params, Generic):
+    if kind is None or isinstance(kind.params, Generic | Composite):
+        # A composite kind whose layer was not opened (it owned no sub-layers when
+        # collected) has only its own weights to count.
         return generic_params(layer)
     if isinstance(kind.params, Zero):
         return zero(kind.params.reason)
-    reason = _needs_generic(layer, kind)
+    reason = config_error_note(layer) or _needs_generic(layer, kind)
     if reason is not None:
         return generic_params(layer, reason)
     try:
@@ -59,7 +106,7 @@ def derive_params(layer: LayerFacts) -> Derivation:
             # A doctored or broken configuration (a negative or astronomically large field):
             # the weights' own shapes are the better witness.
             return generic_params(layer, _impossible_params(layer.class_name, derived.value))
-        return derived
+        return _with_attributes_note(layer, derived)
     except _BROKEN:
         return generic_params(
             layer,
@@ -196,11 +243,16 @@ def _one_call_flops(layer: LayerFacts, batch_size: int) -> Derivation:
         return zero(decision.reason)
     if isinstance(decision, NotDerived):
         return unknown(decision.reason or _no_rule(layer.class_name))
+    broken = config_error_note(layer)
+    if broken is not None:
+        # A rule run on the part of a configuration that could be read would fill the rest
+        # with defaults: a number that looks derived and is not.
+        return unknown(broken)
     try:
         derived = decision(layer, batch_size)
         if derived.value is not None and not 0 <= derived.value <= MAX_DERIVED:
             return unknown(_impossible_flops(layer.class_name, derived.value))
-        return derived
+        return _with_attributes_note(layer, derived)
     except _BROKEN:
         # A configuration that lacks a field the rule needs (or holds it in an unexpected
         # form) means "not derivable", never a crash of the whole report.
