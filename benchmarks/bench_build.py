@@ -6,6 +6,7 @@ the largest resident set of the command or any process it waited for (the collec
 
     python benchmarks/bench_build.py            # LeNet and VGG16, 3 rounds each
     python benchmarks/bench_build.py --models lenet --rounds 5
+    python benchmarks/bench_build.py --models gpt2     # keras-hub GPT-2, 2 layers, 128 tokens
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGETS = {"lenet": (1.5, None), "vgg16": (2.0, 1.5)}
+TARGETS = {"lenet": (1.5, None), "vgg16": (2.0, 1.5), "gpt2": (1.5, None)}
 """Model → (wall-time ratio, peak-memory ratio) the build must stay under."""
 
 CONFIG = """
@@ -55,7 +56,10 @@ def measure(argv: list[str], cwd: Path) -> Run:
 def bench(name: str, rounds: int, extra: list[str]) -> dict[str, Run]:
     with tempfile.TemporaryDirectory(prefix="reportgen-bench-") as tmp:
         work = Path(tmp)
-        (work / "reportgen.toml").write_text(CONFIG.format(name=name))
+        from benchmarks.models import EXTRA_CONFIG
+
+        config = CONFIG.format(name=name) + EXTRA_CONFIG.get(name, "")
+        (work / "reportgen.toml").write_text(config)
         floor_cmd = [sys.executable, "-m", "benchmarks.floor", name]
         build_cmd = [
             sys.executable,

@@ -407,13 +407,21 @@ def test_parameter_formula(layer: LayerFacts, keras: int, text: str) -> None:
     assert str(keras) in text.replace(",", "")
 
 
+def hub_kinds_tested() -> set[str]:
+    """Kinds whose rules the keras-hub test modules check (each exports ``TESTED``)."""
+    from tests import test_derive_hub_attention, test_derive_hub_blocks, test_derive_hub_layers
+
+    modules = (test_derive_hub_attention, test_derive_hub_blocks, test_derive_hub_layers)
+    return set().union(*(module.TESTED for module in modules))
+
+
 def test_every_rule_is_tested() -> None:
-    tested = {p[1].class_name for p in PARAMS}
+    tested = {p[1].class_name for p in PARAMS} | hub_kinds_tested()
     assert set(PARAM_RULES) - tested <= {"Conv1D", "Conv2D", "Conv3D"}  # in test_derive.py
 
 
 def test_every_flops_rule_is_tested() -> None:
-    tested = {f[1].class_name for f in FLOPS}
+    tested = {f[1].class_name for f in FLOPS} | hub_kinds_tested()
     # LeNet's kinds, the convolutions and the pooling layers are in test_derive_flops.py.
     elsewhere = {"Conv1D", "Conv2D", "Conv3D", "Dense", "Activation", "Softmax", "Add"}
     elsewhere |= {f"{kind}{d}D" for kind in ("MaxPooling", "AveragePooling") for d in "123"}

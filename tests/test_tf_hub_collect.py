@@ -44,7 +44,24 @@ def llama():
         vocabulary_size=1000, num_layers=2, num_query_heads=4, num_key_value_heads=2,
         hidden_dim=64, intermediate_dim=256,
     )
+
+
+def bert():
+    return keras_hub.models.BertBackbone(
+        vocabulary_size=1000, num_layers=2, num_heads=4, hidden_dim=64,
+        intermediate_dim=256, max_sequence_length=32,
+    )
+
+
+def vit():
+    return keras_hub.models.ViTBackbone(
+        image_shape=(32, 32, 3), patch_size=8, num_layers=2, num_heads=4, hidden_dim=64,
+        mlp_dim=128,
+    )
 """
+
+MODELS = ("gpt2", "llama", "bert", "vit")
+"""Collected by the fixture; ViT's image input has no open axis, so it has no length."""
 
 
 def _spec(slug: str, **changes: Any) -> Any:
@@ -63,7 +80,8 @@ def _spec(slug: str, **changes: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def collected(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """GPT-2 (measured and profiled) and Llama (measured) collected with a length of 16."""
+    """GPT-2 (measured and profiled), Llama (at batch 2) and BERT (measured) collected with
+    a length of 16, ViT (measured) as it is."""
     from reportgen.collect.worker import collect_into
 
     root = tmp_path_factory.mktemp("hub")
@@ -71,10 +89,14 @@ def collected(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cwd = os.getcwd()
     os.chdir(root)  # a factory is imported from the current directory
     try:
-        for slug, profile in (("gpt2", True), ("llama", False)):
+        for slug in MODELS:
             out = root / "collected" / slug
             out.mkdir(parents=True)
-            collect_into({"spec": _spec(slug).to_dict(), "profile": profile}, out)
+            length = None if slug == "vit" else LENGTH
+            # Llama at batch 2: what runs once per token and what once per example differ.
+            batch = 2 if slug == "llama" else 1
+            spec = _spec(slug, sequence_length=length, batch_size=batch).to_dict()
+            collect_into({"spec": spec, "profile": slug == "gpt2"}, out)
     finally:
         os.chdir(cwd)
     return root
@@ -150,7 +172,7 @@ def test_a_get_config_that_raises_costs_only_that_config(collected: Path) -> Non
         assert decoder.config["name"] == decoder.name and "\n" not in decoder.config_error
     assert llama.memory is not None and llama.memory.layer_bytes
     dense = next(x for x in llama.layers if x.name.endswith("/feedforward_gate_dense"))
-    assert llama.memory.layer_bytes[dense.name] == 1 * LENGTH * 256 * 4
+    assert llama.memory.layer_bytes[dense.name] == 2 * LENGTH * 256 * 4
 
 
 def test_measured_bytes_and_time_land_on_sub_layers(collected: Path) -> None:
@@ -213,3 +235,49 @@ def test_synthetic_inputs_mean_what_the_inputs_mean(collected: Path) -> None:
     assert ids.min() >= 0 and ids.max() < VOCABULARY and len(set(ids.flat)) > 1
     again = trace_model_forward(model, 2, row_names(model), input_vocabularies(model))
     assert all((a == b).all() for a, b in zip(traced.values, again.values, strict=True))
+
+
+# ---------------------------------------------------------------- derived, against Keras and TF
+
+
+def test_every_row_is_derived_and_equals_keras(collected: Path) -> None:
+    from reportgen.derive import derive_model
+
+    for slug in MODELS:
+        report = derive_model(facts(collected, slug))
+        wrong = [
+            (x.name, x.params.value, x.keras_params) for x in report.layers if not x.params_match
+        ]
+        generic = [x.name for x in report.layers if x.params.method == "generic"]
+        assert (slug, wrong, generic) == (slug, [], [])
+        assert report.totals.params == report.totals.keras_params, slug
+        assert report.totals.activation_bytes is not None, slug
+
+
+def test_flops_equal_the_profiler_layer_by_layer(collected: Path) -> None:
+    """Every row's derived FLOPs (a block's: its own ops outside its sub-layers) equal what
+    TensorFlow's profiler counts for the ops in that row's scope, and so do the totals."""
+    from reportgen.derive import derive_model
+
+    for slug in MODELS:
+        model = facts(collected, slug)
+        assert model.flops is not None
+        report = derive_model(model)
+        wrong = [
+            (x.name, x.flops.value if x.flops else None, model.flops.by_layer.get(x.name, 0))
+            for x in report.layers
+            if x.flops is None or x.flops.value != model.flops.by_layer.get(x.name, 0)
+        ]
+        assert (slug, wrong) == (slug, [])
+        assert report.totals.flops == model.flops.total, slug
+
+
+def test_decoders_carry_their_kv_cache(collected: Path) -> None:
+    from reportgen.derive import derive_model
+
+    # 2 (keys and values) × 2 layers × heads × 16 per head × 16 tokens × batch × 4 B.
+    expected = {"gpt2": 2 * 2 * 4 * 16 * LENGTH * 4, "llama": 2 * 2 * 2 * 16 * LENGTH * 2 * 4}
+    for slug in MODELS:
+        report = derive_model(facts(collected, slug))
+        found = report.decoder.kv_cache.value if report.decoder else None
+        assert (slug, found) == (slug, expected.get(slug))

@@ -56,6 +56,43 @@ def keras_layer_classes() -> dict[str, type]:
     return found
 
 
+HUB_NOT_LAYER_KINDS = {
+    "ImageConverter": "resizes and rescales images before the backbone, in the data pipeline",
+    "AudioConverter": "turns audio into features before the backbone, in the data pipeline",
+    "VideoConverter": "turns video frames into inputs before the backbone, in the data pipeline",
+    "PreprocessingLayer": "packs, masks or edits token sequences before the backbone",
+    "AnchorGenerator": "makes a detector's anchor boxes outside the backbone's forward pass",
+    "BoxMatcher": "matches boxes to labels for training a detector, outside the backbone",
+    "NonMaxSuppression": "filters a detector's boxes after the backbone",
+}
+"""Base classes of the layers ``keras_hub.layers`` exports that are never a backbone's row,
+and why: a class deriving from one of them needs no decision."""
+
+
+def hub_layer_classes() -> dict[str, type]:
+    """Each layer class exported by ``keras_hub.layers``, by its own class name, less those
+    deriving from a class in :data:`HUB_NOT_LAYER_KINDS`."""
+    import keras
+    import keras_hub
+
+    found = {}
+    for name in dir(keras_hub.layers):
+        value = getattr(keras_hub.layers, name)
+        if not (inspect.isclass(value) and issubclass(value, keras.layers.Layer)):
+            continue
+        bases = {base.__name__ for base in value.__mro__}
+        if not bases & set(HUB_NOT_LAYER_KINDS):
+            found[value.__name__] = value
+    return found
+
+
+def test_every_keras_hub_layer_has_a_decision() -> None:
+    classes = hub_layer_classes()
+    assert len(classes) > 10  # the walk found the layers, not an empty namespace
+    undecided = sorted(name for name in classes if name not in KINDS)
+    assert undecided == [], "declare them in reportgen/derive/layers/hub_*.py"
+
+
 def test_every_keras_layer_has_a_decision() -> None:
     classes = keras_layer_classes()
     assert len(classes) > 100  # the walk found the layers, not an empty namespace

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reportgen.derive.layers import kind_of
-from reportgen.derive.layers.registry import KvHeads
+from reportgen.derive.layers.registry import NO_TOKEN_CACHE, KvHeads
 from reportgen.derive.memory import output_dtypes
 from reportgen.derive.subclassed import is_not_called, is_own_weights
 from reportgen.expr import Expr, Formula, Num, Product, Sum, Symbol, Term, evaluate
@@ -88,6 +88,8 @@ def _kv_heads(layer: LayerFacts) -> tuple[bool, KvHeads | None]:
         found = kind.kv_cache(layer)
     except _BROKEN:  # a configuration without the fields the rule reads
         return True, None
+    if found == NO_TOKEN_CACHE:  # cross-attention: nothing grows with the generated tokens
+        return False, None
     if found is None or min(found.key_heads, found.key_dim, found.value_heads, found.value_dim) < 1:
         return True, None  # the rule could not tell, or a doctored configuration
     return True, found

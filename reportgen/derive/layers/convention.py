@@ -100,6 +100,7 @@ ACTIVATION_FLOPS_PER_VALUE: dict[str, int] = {
     "silu": 2,
     "swish": 2,
     "gelu": 4,
+    "keras_hub>gelu_approximate": 7,
     "mish": 1,
     "hard_sigmoid": 2,
     "hard_silu": 3,
@@ -108,7 +109,9 @@ ACTIVATION_FLOPS_PER_VALUE: dict[str, int] = {
 """FLOPs per output value that the profiler counts for the ops Keras 3 builds each
 activation from. Softmax is TensorFlow's own rule (2 to shift the logits, 1 exp, 2 to
 normalise); the composite ones were measured with the profiler on TF 2.21 / Keras 3.15
-(silu: x·sigmoid(βx) = 2 Mul; gelu: 3 Mul + Neg around Erfc; mish: x·tanh(softplus(x)));
+(silu: x·sigmoid(βx) = 2 Mul; gelu: 3 Mul + Neg around Erfc; keras-hub's registered
+``gelu_approximate``, GPT-2's and BERT's, the tanh form 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))):
+4 Mul, 2 AddV2 and a Pow; mish: x·tanh(softplus(x)));
 a Keras version that composes them differently would show up as a cross-check mismatch."""
 
 UNCOUNTED_ACTIVATIONS = frozenset(

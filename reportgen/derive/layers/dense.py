@@ -12,7 +12,7 @@ from reportgen.derive.layers.convention import (
     einsum_matmul_flops,
     missing_shape,
 )
-from reportgen.derive.layers.registry import GENERIC, NO_RULE_YET, declare, formula, unknown
+from reportgen.derive.layers.registry import declare, formula, unknown
 from reportgen.derive.layers.shapes import (
     batch_factor,
     count,
@@ -367,4 +367,3 @@ declare(
     lora_aware=True,
     module=_HERE,
 )
-declare("ReversibleEmbedding", family="embedding", params=GENERIC, flops=NO_RULE_YET, module=_HERE)

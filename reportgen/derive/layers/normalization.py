@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from reportgen.derive.layers.convention import batch_note, counted, missing_shape
 from reportgen.derive.layers.registry import (
-    GENERIC,
-    NO_RULE_YET,
     Zero,
     declare,
     formula,
@@ -338,6 +336,81 @@ def unit_norm_flops(layer: LayerFacts, batch_size: int) -> Derivation:
     return counted(terms, main, batch_note(batch_size))
 
 
+# ---------------------------------------------------------------- RMS normalization
+
+
+def rms_width(layer: LayerFacts) -> int | None:
+    """The normalized size: ``axis`` (Keras), else ``head_dim`` (Qwen3) or the last axis."""
+    if not layer.input_shapes:
+        return None
+    if "axis" in layer.config:
+        return axes_size(layer.input_shapes[0], layer.config["axis"])
+    if layer.config.get("head_dim"):
+        return int(layer.config["head_dim"])
+    return layer.input_shapes[0][-1] if layer.input_shapes[0] else None
+
+
+def rms_norm_params(layer: LayerFacts) -> Derivation:
+    """RMS normalization: one learned scale γ per normalized value, no offset."""
+    size = rms_width(layer)
+    if size is None:
+        return _no_normalized_size(axes=True)
+    return formula(
+        Num(size, Symbol("d")),
+        Text(
+            f"RMS normalization divides each vector of {size} values by its root mean square "
+            "(no mean is subtracted), then multiplies each value by a learned scale γ: "
+            f"{size} parameters, no offset β and no moving statistics.",
+            f"RMS 归一化把每个 {size} 维向量除以它的均方根（不减均值），再给每个数值乘上一个"
+            f"可学习的缩放系数 γ：共 {size} 个参数，没有偏移 β，也没有滑动统计量。",
+        ),
+    )
+
+
+def _rms_flavour(layer: LayerFacts) -> str | None:
+    """Which op sequence this RMS norm runs: ``rsqrt`` (x·rsqrt(mean(x²)+ε)·γ, Keras, keras-hub
+    and the Llama family), or None when the configuration does not say (keras-hub has three
+    classes named RMSNormalization with only ``epsilon`` in their configuration: Gemma's
+    scales by 1 + γ through a reciprocal square root, Gemma 4's by γ through a power)."""
+    if layer.class_name != "RMSNormalization":
+        return "rsqrt"
+    if "axis" in layer.config or "input_dim" in layer.config:
+        return "rsqrt"
+    return None
+
+
+def rms_norm_flops(layer: LayerFacts, batch_size: int) -> Derivation:
+    """RMS norm: Square, Mean, 2 Mul per value (4) + AddV2 and Rsqrt (counted 2) per row (3)."""
+    out_dims = dims(layer.output_shapes)
+    if out_dims is None:
+        return missing_shape(layer)
+    size = rms_width(layer)
+    if not size or count(out_dims, 1) % size:
+        return missing_shape(layer)
+    if _rms_flavour(layer) is None:
+        return unknown(
+            msg(
+                "keras-hub has several RMSNormalization classes (Gemma's scales by 1 + γ) whose "
+                "configurations look alike, so reportgen cannot tell which ops this one runs."
+            )
+        )
+    rows = count(out_dims, batch_size) // size
+    terms = [
+        Term("Square, Mean, Mul, Mul", Product((Num(4), *elements(out_dims, batch_size)))),
+        Term("AddV2, Rsqrt", Product((Num(3), Num(rows, Symbol("R"))))),
+    ]
+    main = Text(
+        f"RMS normalization squares the {size} values of each of the {fmt_int(rows)} rows and "
+        "averages them, multiplies each value by the reciprocal root and by γ: 4 FLOPs per "
+        "value; adding ε and the reciprocal square root (counted 2) cost 3 per row. It skips "
+        "layer normalization's mean subtraction and offset.",
+        f"RMS 归一化对 {fmt_int(rows)} 行、每行 {size} 个数值求平方再取平均，然后每个数值乘以"
+        "均方根的倒数和 γ：每个数值 4 次浮点运算；加 ε 和倒数平方根（计 2 次）每行 3 次。它省去"
+        "了层归一化的减均值和偏移。",
+    )
+    return counted(terms, main, batch_note(batch_size))
+
+
 declare(
     "BatchNormalization",
     family=FAMILY,
@@ -371,4 +444,10 @@ declare(
     flops=unit_norm_flops,
     module=_HERE,
 )
-declare("RMSNormalization", family=FAMILY, params=GENERIC, flops=NO_RULE_YET, module=_HERE)
+declare(
+    "RMSNormalization",
+    family=FAMILY,
+    params=rms_norm_params,
+    flops=rms_norm_flops,
+    module=_HERE,
+)

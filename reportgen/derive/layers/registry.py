@@ -69,6 +69,7 @@ COMPOSITE = Composite()
 NO_RULE_YET = NotDerived()
 """The FLOPs decision of a kind reportgen has no rule for yet."""
 
+
 @dataclass(frozen=True)
 class KvHeads:
     """What one attention layer keeps per token in a decoder's key/value cache: the keys
@@ -79,6 +80,11 @@ class KvHeads:
     value_heads: int
     value_dim: int
 
+
+NO_TOKEN_CACHE = KvHeads(0, 0, 0, 0)
+"""What a cross-attention layer keeps per generated token: nothing. Its keys and values are
+the encoder's output, projected once; that cache has the encoder's length, not the decoder's,
+so the decoder memory leaves the layer out."""
 
 KvCacheRule = Callable[[LayerFacts], "KvHeads | None"]
 """For an attention kind that can cache keys and values while decoding: what it caches per
