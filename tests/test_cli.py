@@ -20,7 +20,8 @@ def test_unknown_model_is_one_line(
     err = capsys.readouterr().err
     assert err == (
         "reportgen: error: unknown model 'nope' in --models (known: lenet, lenet-tf, "
-        "mobilenet-v2, resnet50, text-classifier, transformer)\n"
+        "mobilenet-v2, resnet50, text-classifier, transformer, gpt2-tiny, llama-tiny, "
+        "bert-tiny)\n"
     )
     assert not (tmp_path / "site").exists()
 

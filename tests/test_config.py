@@ -37,6 +37,9 @@ def test_builtin_models_without_configuration(tmp_path: Path) -> None:
         "resnet50",
         "text-classifier",
         "transformer",
+        "gpt2-tiny",
+        "llama-tiny",
+        "bert-tiny",
     ]
     assert config.builtin_sources()["lenet"] == "reportgen.zoo.lenet:build_lenet"
 

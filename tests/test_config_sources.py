@@ -153,6 +153,9 @@ def test_builtin_zoo_order_and_articles(tmp_path: Path) -> None:
         "resnet50",
         "text-classifier",
         "transformer",
+        "gpt2-tiny",
+        "llama-tiny",
+        "bert-tiny",
     ]
     for model in config.models:
         assert model.kind == "factory"

@@ -24,6 +24,9 @@ EXPECTED_TOTALS = {
     "resnet50": 25_636_712,
     "text-classifier": 714_369,
     "transformer": 686_337,
+    "gpt2-tiny": 172_288,
+    "llama-tiny": 220_480,
+    "bert-tiny": 176_576,
 }
 
 

@@ -894,19 +894,40 @@ def record_forward(model: Any) -> CallLog | None:
     from keras.src import backend as keras_backend
 
     structure = _input_structure(model)
+    traced: CallLog | None = None
     try:
         with _recording_calls() as log:
             keras_backend.compute_output_spec(lambda x: model(x, training=False), structure)
-        return log
+        traced = log
     except Exception:
         pass
+    if traced is not None and not (_inputs_fixed(model) and _loses_axes(traced)):
+        return traced
+    # A layer that reshapes with a computed shape (keras-hub's ESM and RoFormer attention)
+    # loses static axes in graph mode although the inputs fix every one: real values tell.
     try:
         values = _synthetic_structure(model, 1)
         with _recording_calls() as log:
             model(values, training=False)
     except Exception:
-        return None
+        return traced
     return _opened_batch(log)
+
+
+def _inputs_fixed(model: Any) -> bool:
+    """Every non-batch axis of every model input is known."""
+    inputs = getattr(model, "inputs", None) or []
+    return bool(inputs) and all(None not in tuple(t.shape)[1:] for t in inputs)
+
+
+def _loses_axes(log: CallLog) -> bool:
+    """Some recorded call has an unknown non-batch axis."""
+    return any(
+        None in shape[1:]
+        for record in log.records
+        if record.call is not None
+        for shape in (*record.call.input_shapes, *record.call.output_shapes)
+    )
 
 
 @dataclass
