@@ -43,11 +43,15 @@ def sample_input(model: Any, batch_size: int = 1) -> Any:
     import numpy as np
 
     rng = np.random.default_rng(0)
-    if isinstance(model.input, dict):  # keras-hub: token ids and a padding mask, by name
+    try:
+        structure = model.input
+    except AttributeError:  # a Sequential model never called has no input yet
+        structure = None
+    if isinstance(structure, dict):  # keras-hub: token ids and a padding mask, by name
         shape = (batch_size, GPT2_SEQUENCE_LENGTH)
         return {
             name: rng.integers(0, 1000, shape) if name == "token_ids" else np.ones(shape)
-            for name in model.input
+            for name in structure
         }
     shape = (batch_size, *model.inputs[0].shape[1:])
     return rng.standard_normal(shape).astype("float32")

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import click
 
-from reportgen import __version__
 from reportgen.collect import check_collect_out, collect_models, default_memory_limit
 from reportgen.config import Config, ModelSpec, load_config
 from reportgen.errors import ReportgenError
 from reportgen.progress import collect_progress, current_verbosity, quiet_option, verbose_option
 from reportgen.publish import Protected, check_out, protected_paths, publishing_lock, resolve_out
+from reportgen.version import __version__
 
 
 def _log(message: str) -> None:

@@ -8,6 +8,7 @@ like any project's, read by the same :func:`load_config`.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import asdict, dataclass
@@ -67,6 +68,9 @@ class ModelSpec:
     length: keras-hub's ``token_ids`` are ``(None, None)``)."""
     input_shapes: dict[str, tuple[int, ...]] | None = None
     """Per input name, its shape without the batch (wins over ``sequence_length``)."""
+    memory_budget_gib: float | None = None
+    """The memory the reader has in mind, in GiB: the page says the largest batch that fits
+    in it, beside the common sizes (8, 16, 24, 40, 80 GiB)."""
 
     @property
     def kind(self) -> str:
@@ -137,6 +141,7 @@ _MODEL_KEYS = {
     "input_shapes": (
         "a table of input name = list of positive integers, without the batch dimension"
     ),
+    "memory_budget_gib": "a positive number of GiB (the memory to fit the model in)",
     "title": "a table with 'en' and 'zh' strings",
     "article": "a table with 'en' and 'zh' paths to Markdown files",
 }
@@ -204,6 +209,18 @@ def _parse_model(raw: Any, index: int, path: Path | None, prefix: str) -> ModelS
             length,
         )
     input_shapes = _input_shapes(raw.get("input_shapes"), path, f"{where}.input_shapes")
+    budget = raw.get("memory_budget_gib")
+    if budget is not None:
+        _expect(
+            isinstance(budget, int | float)
+            and not isinstance(budget, bool)
+            and math.isfinite(budget)
+            and 0 < budget <= 2**20,
+            path,
+            f"{where}.memory_budget_gib",
+            _MODEL_KEYS["memory_budget_gib"],
+            budget,
+        )
     titles = _lang_table(raw.get("title", {}), path, f"{where}.title", "title")
     articles = {
         lang: _article_path(value, base, path, f"{where}.article.{lang}")
@@ -226,6 +243,7 @@ def _parse_model(raw: Any, index: int, path: Path | None, prefix: str) -> ModelS
         outputs=tensors["outputs"],
         sequence_length=length,
         input_shapes=input_shapes,
+        memory_budget_gib=float(budget) if budget is not None else None,
     )
 
 

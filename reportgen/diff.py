@@ -64,6 +64,8 @@ class Metric:
     fmt: Callable[[Number], str]
     noisy: bool = False
     """Measured with run-to-run noise (time): thresholded, labelled, never gating."""
+    per_layer: bool = True
+    """Whether layers have it too (the peak is the model's only)."""
 
 
 def _totals(key: str) -> Callable[[Mapping[str, Any]], Value]:
@@ -94,11 +96,19 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "bytes", "activation bytes", "activation_bytes", _totals("activation_bytes"), _fmt_bytes
     ),
+    Metric(
+        "peak",
+        "peak activation bytes",
+        "peak_activation_bytes",
+        _totals("peak_activation_bytes"),
+        _fmt_bytes,
+        per_layer=False,
+    ),
     Metric("flops", "FLOPs", "flops", _totals("flops"), _fmt_count),
     Metric("time", "time", "time_us", _step_time, fmt_us, noisy=True),
 )
 METRIC_BY_KEY = {m.key: m for m in METRICS}
-GATE_KINDS = ("params", "bytes", "flops", "models")
+GATE_KINDS = ("params", "bytes", "peak", "flops", "models")
 """What ``--fail-on`` accepts: a change in a derived metric, or a model added/removed."""
 
 DEFAULT_TIME_THRESHOLD = 0.25
@@ -462,11 +472,12 @@ def to_markdown(
         if not model.layers:
             continue
         lines += ["", f"#### {code(model.slug)}: layers", ""]
-        lines.append("| layer | class | " + " | ".join(_heading(m) for m in METRICS) + " |")
-        lines.append("|---|---|" + "---:|" * len(METRICS))
+        columns = [m for m in METRICS if m.per_layer]
+        lines.append("| layer | class | " + " | ".join(_heading(m) for m in columns) + " |")
+        lines.append("|---|---|" + "---:|" * len(columns))
         for layer in model.layers[:max_layers]:
             name = code(layer.name) + (f" ({layer.status})" if layer.status in _MOVED else "")
-            cells = [_layer_cell(layer, m) for m in METRICS]
+            cells = [_layer_cell(layer, m) for m in columns]
             lines.append(f"| {name} | {layer.class_text()} | " + " | ".join(cells) + " |")
         if len(model.layers) > max_layers:
             more = len(model.layers) - max_layers

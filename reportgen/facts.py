@@ -23,8 +23,9 @@ FACTS_VERSION = 1
 Fields added later have defaults and are read with defaults, so files written before them
 still read: per layer ``parent``, ``calls``, ``call_input_shapes``, ``call_output_shapes``,
 ``input_names``, ``output_dtypes``, ``block``, ``composite``, ``output_of``,
-``open_output_shapes``, ``config_error``; per model ``optimizer``, ``sequence_length``,
-``input_shapes``. ``notes`` hold keyed objects (:class:`CollectNote`) now; the English
+``open_output_shapes``, ``config_error``, ``inbound``; per model ``optimizer``,
+``sequence_length``, ``input_shapes``, ``memory_budget_gib``; per memory measurement
+``timeline``. ``notes`` hold keyed objects (:class:`CollectNote`) now; the English
 sentences older collectors wrote there still read.
 """
 
@@ -105,6 +106,11 @@ class LayerFacts:
     config_error: str | None = None
     """One line, when the layer's ``get_config()`` raised (a library's bug): ``config``
     then holds only what could be read without it."""
+    inbound: tuple[str, ...] | None = None
+    """The rows whose output tensors this layer's (first) call reads, by ``name``, in
+    argument order; ``()`` for a layer that reads none of them (an InputLayer). None when
+    the collector could not tell (facts written before this field, a sub-layer fed by an
+    operation of its block rather than by a row): liveness then leaves the peak unknown."""
 
     @property
     def shared(self) -> bool:
@@ -168,6 +174,18 @@ class MemoryNote:
 
 
 @dataclass(frozen=True)
+class InUse:
+    """One point of the allocator's replay: the bytes in use right after an allocation."""
+
+    op: str
+    """The node whose allocation this is."""
+    layer: str | None
+    """Its row (from the node's name scope), or None."""
+    bytes_in_use: int
+    """Bytes the step's ops hold at that moment (fed inputs and weights not included)."""
+
+
+@dataclass(frozen=True)
 class MemoryMeasurement:
     """Per-op output allocations of one forward pass, and the allocators' totals."""
 
@@ -179,6 +197,9 @@ class MemoryMeasurement:
     """How each layer's output allocation came about (fusion, forwarding, workspace...)."""
     allocator_peak_bytes: int | None
     allocator_total_bytes: int | None
+    timeline: tuple[InUse, ...] | None = None
+    """Bytes in use after each allocation of the step, in time order (the replay that
+    gives ``allocator_peak_bytes``); None in facts collected before it was recorded."""
 
 
 @dataclass(frozen=True)
@@ -263,6 +284,8 @@ class ModelFacts:
     """The configured ``sequence_length`` (fills every unknown non-batch input dimension)."""
     input_shapes: dict[str, tuple[int, ...]] | None = None
     """The configured ``input_shapes`` (input name → shape without the batch)."""
+    memory_budget_gib: float | None = None
+    """The configured ``memory_budget_gib``: the memory the reader has in mind (GiB)."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
@@ -300,6 +323,11 @@ class ModelFacts:
             input_shapes=(
                 {str(k): tuple(int(d) for d in v) for k, v in data["input_shapes"].items()}
                 if data.get("input_shapes") is not None
+                else None
+            ),
+            memory_budget_gib=(
+                float(data["memory_budget_gib"])
+                if data.get("memory_budget_gib") is not None
                 else None
             ),
         )
@@ -349,6 +377,9 @@ def _layer_from_dict(data: dict[str, Any]) -> LayerFacts:
         output_of=data.get("output_of"),
         open_output_shapes=tuple(_shape(s) for s in data.get("open_output_shapes", ())),
         config_error=data.get("config_error"),
+        inbound=(
+            tuple(str(n) for n in data["inbound"]) if data.get("inbound") is not None else None
+        ),
     )
 
 
@@ -385,6 +416,11 @@ def _memory_from_dict(data: dict[str, Any] | None) -> MemoryMeasurement | None:
         },
         allocator_peak_bytes=data.get("allocator_peak_bytes"),
         allocator_total_bytes=data.get("allocator_total_bytes"),
+        timeline=(
+            tuple(InUse(**_known(InUse, point)) for point in data["timeline"])
+            if data.get("timeline") is not None
+            else None
+        ),
     )
 
 

@@ -247,6 +247,15 @@ class Totals:
     flops: int | None = None
     """Σ derived FLOPs over the rows that have a FLOPs derivation; None when any of them
     cannot be derived (``ModelReport.flops_note`` says why)."""
+    peak_activation_bytes: int | None = None
+    """The most output bytes live at once during one inference forward pass, by liveness
+    (:mod:`reportgen.derive.liveness`); None when it cannot be derived
+    (``ModelReport.peak.explanation`` says why)."""
+    peak_layer: str | None = None
+    """The row that runs when the derived peak is reached (the first, on a tie)."""
+    measured_peak_bytes: int | None = None
+    """The most bytes the step's ops held at once, replaying the TensorFlow allocator's
+    records of the traced run; None when nothing was measured."""
 
     @property
     def params_match(self) -> bool:
@@ -512,6 +521,120 @@ class ModelReport:
     decoder: DecoderMemory | None = None
     """A decoder's inference memory (key/value cache, weights, activations by length);
     None for a model without attention that caches keys and values."""
+    peak: PeakMemory | None = None
+    """Peak activation memory of inference by liveness, its timeline, and the measured
+    peak beside it with each difference explained."""
+    scaling: MemoryScaling | None = None
+    """Inference and training memory over batch sizes, and the largest batch that fits."""
+
+
+@dataclass(frozen=True)
+class LiveStep:
+    """One row of the liveness timeline: a layer as it runs, in execution order."""
+
+    layer: str
+    live_bytes: int | None
+    """Bytes of every output live while it runs (its inputs and its own output included);
+    None when one of them cannot be derived."""
+    measured_bytes: int | None = None
+    """The most bytes the allocator had in use while this layer's ops allocated; None when
+    its ops allocated nothing, or nothing was recorded."""
+
+
+@dataclass(frozen=True)
+class PeakDifference:
+    """One reason why the measured peak differs from the derived one, with its bytes."""
+
+    kind: str
+    """``fed_input``, ``no_op``, ``view``, ``not_run``, ``workspace``, ``padding``,
+    ``scratch`` or ``other`` (the remainder no structured note explains)."""
+    layer: str | None
+    bytes: int
+    """Signed: what it adds to the derived peak to reach the measured one."""
+    sentence: Prose
+
+
+@dataclass(frozen=True)
+class PeakMemory:
+    """Peak activation memory of inference: derived by liveness and measured."""
+
+    bytes: int | None
+    """The derived peak (``totals.peak_activation_bytes``)."""
+    layer: str | None
+    live_layers: tuple[str, ...]
+    """Rows whose outputs are live at the derived peak."""
+    steps: tuple[LiveStep, ...]
+    """The timeline: one step per layer that runs, in execution order."""
+    explanation: Prose
+    """How the peak is found, or why it cannot be."""
+    training: Prose
+    """Why training holds more: every output is kept for the backward pass."""
+    measured_bytes: int | None = None
+    measured_layer: str | None = None
+    """The row whose op allocated when the measured peak was reached."""
+    differences: tuple[PeakDifference, ...] = ()
+    measured_note: Prose | None = None
+    """Why there is no measured peak, or what it counts."""
+
+    @property
+    def explained_bytes(self) -> int | None:
+        """The derived peak plus every explained difference (but the remainder)."""
+        if self.bytes is None:
+            return None
+        return self.bytes + sum(d.bytes for d in self.differences if d.kind != "other")
+
+    @property
+    def measured_steps(self) -> bool:
+        return any(step.measured_bytes is not None for step in self.steps)
+
+
+@dataclass(frozen=True)
+class ScalingRow:
+    """Inference and training memory at one batch size."""
+
+    batch_size: int
+    activation_bytes: int | None
+    """Activations of inference: the peak (or the sum of outputs, ``basis``)."""
+    kv_cache_bytes: int | None
+    """A decoder's key/value cache at the configured length; None for other models."""
+    inference_bytes: int | None
+    training_activation_bytes: int | None
+    training_bytes: int | None
+    configured: bool
+
+
+@dataclass(frozen=True)
+class MemoryFit:
+    """The largest batch that fits in one memory size, for inference and for training."""
+
+    memory_bytes: int
+    memory_gib: float
+    budget: bool
+    """The size the model's configuration set (``memory_budget_gib``)."""
+    inference_batch: int | None
+    """0: not even one example fits; None: unknown."""
+    training_batch: int | None
+    sentence: Prose
+
+
+@dataclass(frozen=True)
+class MemoryScaling:
+    """Inference memory (weights + activations, + the KV cache of a decoder) and training
+    memory (weights + gradients + optimizer state + every output) over batch sizes."""
+
+    basis: str
+    """``peak`` (inference activations are the liveness peak) or ``sum`` (the peak is
+    unknown: the sum of every output, an upper bound)."""
+    sequence_length: int | None
+    rows: tuple[ScalingRow, ...]
+    fits: tuple[MemoryFit, ...]
+    explanation: Prose
+    inference_fixed: int
+    """Bytes that do not grow with the batch: the weights."""
+    inference_per_example: int | None
+    training_fixed: int | None
+    """Weights, gradients and optimizer state."""
+    training_per_example: int | None
 
 
 @dataclass(frozen=True)
@@ -568,6 +691,10 @@ class DecoderMemory:
     """Why activations at other lengths are unknown; None when they are derived."""
     why_it_grows: Prose
     grouped_query: Prose
+    activation_basis: str = "sum"
+    """``peak``: the activation column is the liveness peak at each length and batch size
+    (:mod:`reportgen.derive.liveness`); ``sum``: the peak is unknown, the column is the sum
+    of every output."""
 
     @property
     def rows(self) -> tuple[DecoderRow, ...]:

@@ -119,6 +119,19 @@ def lenet_layers() -> tuple[LayerFacts, ...]:
     )
 
 
+def sequential(layers: tuple[LayerFacts, ...]) -> tuple[LayerFacts, ...]:
+    """The rows as a Sequential model: each reads the row before it (``inbound``), where it
+    does not say otherwise; rows of composite blocks are left as they are."""
+    if any(item.block is not None or item.composite for item in layers):
+        return layers
+    return tuple(
+        item
+        if item.inbound is not None
+        else replace(item, inbound=(layers[i - 1].name,) if i else ())
+        for i, item in enumerate(layers)
+    )
+
+
 def lenet_facts(
     batch_size: int = 1,
     layers: tuple[LayerFacts, ...] | None = None,
@@ -127,7 +140,7 @@ def lenet_facts(
     title_zh: str = "LeNet 网络",
     **overrides: Any,
 ) -> ModelFacts:
-    layers = lenet_layers() if layers is None else layers
+    layers = sequential(lenet_layers() if layers is None else layers)
     total = sum(item.keras_params for item in layers)
     data: dict[str, Any] = dict(
         slug=slug,

@@ -354,7 +354,7 @@ def test_json_has_blocks_and_null_totals_and_validates(site: Path) -> None:
     for slug in ("gpt2", "gpt2-open"):
         data = json.loads((site / "data" / f"{slug}.json").read_text())
         jsonschema.validate(data, schema)
-        assert data["schema_version"] == 3
+        assert data["schema_version"] == 4
         block = data["layers"][BLOCK]
         assert block["composite"] is True and block["block"] is None
         assert block["params"] == GPT2_BLOCK_PARAMS

@@ -263,7 +263,7 @@ def test_table_lengths() -> None:
 
 def test_chart_is_deterministic_and_wordless() -> None:
     report, _ = decoder_of(decoder_facts(kv_heads=2, max_length=None))
-    assert chart_kinds(report)[-1] == "decoder"
+    assert "decoder" in chart_kinds(report)
     first = decoder_chart(report)
     assert first is not None and first == decoder_chart(report)
     assert model_charts(report)["decoder"] == first

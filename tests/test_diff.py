@@ -102,7 +102,7 @@ def test_parameter_change_is_shown_per_model_and_layer(tmp_path: Path) -> None:
     # 1024 weights and 1 bias more; fc2's output grows by one float32, its FLOPs by 2×1027.
     assert (
         "| `lenet` | 3,274,634 → 3,275,659 (+1,025, +<0.1 %) "
-        "| 212,072 B → 212,076 B (+4 B, +<0.1 %) "
+        "| 212,072 B → 212,076 B (+4 B, +<0.1 %) | = "
         "| 27,844,156 → 27,846,210 (+2,054, +<0.1 %) | — |"
     ) in lines
     assert (
@@ -153,7 +153,7 @@ def test_time_changes_are_noise_below_the_threshold_and_never_gate() -> None:
     assert diff.gate_failures(["params", "bytes", "flops"]) == []
     markdown = to_markdown(diff)
     row = next(line for line in markdown.splitlines() if line.startswith("| `lenet` "))
-    assert row.endswith("| = | = | = | = |")  # the step time moved 15 %: within the noise
+    assert row.endswith("| = | = | = | = | = |")  # the step time moved 15 %: within the noise
     conv1 = next(line for line in markdown.splitlines() if line.startswith("| `conv1` "))
     assert conv1.endswith("| = | = | = | 300 µs → 600 µs (+300 µs, +100 %, may be noise) |")
     assert "may be timing noise" in markdown and "never fails" in markdown

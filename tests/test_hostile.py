@@ -79,7 +79,8 @@ def test_charts_escape_names(site: Path) -> None:
     for chart in site.glob("charts/*.svg"):
         text = chart.read_text(encoding="utf-8")
         assert "<script>" not in text
-        assert "&lt;script&gt;" in text
+        if "-scaling." not in chart.name:  # batch sizes and bytes only: no layer name in it
+            assert "&lt;script&gt;" in text
 
 
 def test_data_json_keeps_names_exactly(site: Path) -> None:

@@ -235,6 +235,9 @@ def test_hostile_names_are_shown_literally(tmp_path: Path) -> None:
         html = (tmp_path / page).read_text()
         assert "<script>" not in html and "<img src=x" not in html and "<b>粗" not in html
     for chart in tmp_path.glob("charts/*.svg"):
+        if "-scaling." in chart.name:  # batch sizes and bytes only: no layer name in it
+            assert "<script>" not in chart.read_text()
+            continue
         assert "<script>" not in chart.read_text() and "&lt;script&gt;" in chart.read_text()
     soup = parse(tmp_path / "en" / "lenet.html")
     assert soup.select_one("table.layers tbody th").get_text() == evil

@@ -332,6 +332,11 @@ class GraphLayer:
     weights: list[tuple[GraphWeight, str]]
     """The layer's weights, each with its display name."""
     is_input: bool = False
+    entering: tuple[str, ...] = ()
+    """Node names of the ops whose outputs enter the scope from outside (its inputs)."""
+    inbound: tuple[str, ...] | None = ()
+    """The layers whose outputs it reads (:attr:`reportgen.facts.LayerFacts.inbound`); None
+    when an input comes from an op outside every layer."""
 
     @property
     def params(self) -> int:
@@ -486,6 +491,10 @@ def graph_layout(model: GraphModel) -> GraphLayout:
         for weight, _ in layer.weights:
             for node in weight.all_nodes:
                 node_layer.setdefault(node, layer.name)
+    for layer, _ in described:
+        readers = [node_layer.get(node) for node in layer.entering]
+        found = [reader for reader in readers if reader is not None]
+        layer.inbound = tuple(dict.fromkeys(found)) if len(found) == len(readers) else None
     return GraphLayout(layers=layers, node_layer=node_layer, notes=notes)
 
 
@@ -585,6 +594,7 @@ def _describe(
         output_shapes=tuple(_shape_of(t) for t in leaving),
         compute_dtype=out_dtype or "float32",
         weights=ordered,
+        entering=tuple(dict.fromkeys(t.op.name for t in entering)),
     )
 
 
@@ -991,4 +1001,5 @@ def _layer_facts(layer: GraphLayer) -> F.LayerFacts:
             for w, name in layer.weights
         ),
         keras_params=layer.params,
+        inbound=() if layer.is_input else layer.inbound,
     )

@@ -44,7 +44,7 @@ from reportgen.collect.graphdef import (
 )
 from reportgen.collect.log import CollectFailure, one_line, phase
 from reportgen.collect.opindex import INVALID_SCOPE_CHARS, OpIndex, scope_name
-from reportgen.facts import FlopsMeasurement, MemoryMeasurement, MemoryNote, OpMemory
+from reportgen.facts import FlopsMeasurement, InUse, MemoryMeasurement, MemoryNote, OpMemory
 
 METHOD = "session-full-trace (variables fed as placeholders)"
 
@@ -498,32 +498,43 @@ def _mark_forwarded(runs: list[_NodeRun]) -> None:
             out.forwarded = out.source is not None
 
 
-def _allocator_totals(metadata: Any) -> tuple[int | None, int | None]:
-    """(peak, total) of the bytes ops allocated during the step, over all allocators.
+def _allocator_totals(
+    metadata: Any, index: OpIndex | None = None
+) -> tuple[int | None, int | None, tuple[InUse, ...]]:
+    """(peak, total, timeline) of the bytes ops allocated during the step, over all
+    allocators.
 
     total: the sum of ``node_stats.memory[*].total_bytes`` — every byte each op allocated
     (outputs and scratch), counted once when allocated. peak: the highest number of those
     bytes alive at once, replaying every op's ``allocation_records`` (+bytes on allocation,
     −bytes on free) in time order; records within one microsecond keep their op's order.
     Fed inputs and weights are allocated by the session outside any op, so neither number
-    includes them.
+    includes them. timeline: the bytes in use right after each allocation (a positive
+    record), with the node that allocated and its row (``index``): the same replay, read
+    once, so the timeline costs no further run.
     """
     total = 0
-    records: list[tuple[int, int, int]] = []
+    records: list[tuple[int, int, int, str]] = []
     for device in metadata.step_stats.dev_stats:
         for stats in device.node_stats:
             for memory in stats.memory:
                 total += int(memory.total_bytes)
                 for record in memory.allocation_records:
                     when = int(record.alloc_micros)
-                    records.append((when, len(records), int(record.alloc_bytes)))
+                    records.append(
+                        (when, len(records), int(record.alloc_bytes), str(stats.node_name))
+                    )
     if not records and total == 0:
-        return None, None
+        return None, None, ()
     live = peak = 0
-    for _, _, delta in sorted(records):
+    timeline: list[InUse] = []
+    for _, _, delta, node in sorted(records):
         live += delta
         peak = max(peak, live)
-    return peak, total
+        if delta > 0:
+            layer = index.layer_of(node) if index is not None else None
+            timeline.append(InUse(op=node, layer=layer, bytes_in_use=live))
+    return peak, total, tuple(timeline)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -912,7 +923,7 @@ def _measure(
     with phase("read step stats"):
         runs = _node_runs(metadata)
         _mark_forwarded(runs)
-        peak, total = _allocator_totals(metadata)
+        peak, total, timeline = _allocator_totals(metadata, feedable.index)
     with phase("layer output bytes"):
         layer_bytes, layer_notes = _layer_bytes(feedable, layer_names, input_layers, runs)
         memory = MemoryMeasurement(
@@ -922,6 +933,7 @@ def _measure(
             layer_notes=layer_notes,
             allocator_peak_bytes=peak,
             allocator_total_bytes=total,
+            timeline=timeline,
         )
     with phase("count FLOPs"):
         flops = _count_flops(graph, feedable.index)

@@ -95,6 +95,9 @@ class _Call:
     input_shapes: tuple[F.Shape, ...]
     output_shapes: tuple[F.Shape, ...]
     output_dtypes: tuple[str, ...]
+    sources: tuple[tuple[Any, int], ...] | None = field(default=None, compare=False)
+    """For a call in a model's graph: (producing layer, output index) of each input tensor,
+    in the order of ``input_shapes``; None when some input's producer is not recorded."""
 
 
 def _bound_tensors(
@@ -145,7 +148,53 @@ def _node_call(layer: Any, node: Any) -> _Call:
         input_shapes=tuple(_shape(t.shape) for t in tensors),
         output_shapes=tuple(_shape(t.shape) for t in outputs),
         output_dtypes=tuple(str(t.dtype) for t in outputs),
+        sources=_sources(tensors),
     )
+
+
+def _sources(tensors: tuple[Any, ...]) -> tuple[tuple[Any, int], ...] | None:
+    """(producing layer, output index) of each symbolic tensor, from its Keras history."""
+    found = []
+    for tensor in tensors:
+        history = getattr(tensor, "_keras_history", None)
+        if history is None:
+            return None
+        found.append((history.operation, int(history.tensor_index)))
+    return tuple(found)
+
+
+Feeds = dict[int, tuple[str, ...]]
+"""``id`` of a nested model's InputLayer → the rows whose outputs its call was given."""
+
+
+def _producer_rows(operation: Any, index: int, feeds: Feeds) -> tuple[str, ...] | None:
+    """The row(s) whose output a tensor is: the layer that made it, the layer inside a
+    nested model that made the model's output, or, for a nested model's own input, the
+    rows the outer model fed it. None when that cannot be told."""
+    for _ in range(64):  # nested models nest a few levels, never this deep
+        if isinstance(operation, keras.layers.InputLayer):
+            return feeds.get(id(operation), (str(operation.name),))
+        if not _is_nested_model(operation):
+            return (str(operation.name),)
+        outputs = list(getattr(operation, "outputs", None) or [])
+        history = getattr(outputs[index], "_keras_history", None) if index < len(outputs) else None
+        if history is None:
+            return None
+        operation, index = history.operation, int(history.tensor_index)
+    return None
+
+
+def _call_inbound(call: _Call | None, feeds: Feeds) -> tuple[str, ...] | None:
+    """The rows a call reads, in argument order; None when any producer is unknown."""
+    if call is None or call.sources is None:
+        return None
+    names: list[str] = []
+    for operation, index in call.sources:
+        rows = _producer_rows(operation, index, feeds)
+        if rows is None:
+            return None
+        names.extend(rows)
+    return tuple(names)
 
 
 # ---------------------------------------------------------------- walking the model
@@ -199,6 +248,8 @@ class ExpandedLayer:
     called: bool = True
     """False for a layer of a subclassed model that its recorded call never used (nor the
     nested model it belongs to): it did not run in the forward pass."""
+    inbound: tuple[str, ...] | None = None
+    """The rows its first call reads (:attr:`reportgen.facts.LayerFacts.inbound`)."""
 
 
 def expanded_layers(model: Any) -> list[ExpandedLayer]:
@@ -213,8 +264,14 @@ def expanded_layers(model: Any) -> list[ExpandedLayer]:
     recorded = model.calls if isinstance(model, SubclassedModel) else None
 
     def visit(
-        container: Any, parent: str | None, repeat: int, top: bool, called: bool = True
+        container: Any,
+        parent: str | None,
+        repeat: int,
+        top: bool,
+        called: bool = True,
+        feeds: Feeds | None = None,
     ) -> None:
+        feeds = feeds or {}
         keys = _network_keys(container)
         layers = model_layers(container) if top else list(container.layers)
         for layer in layers:
@@ -230,15 +287,37 @@ def expanded_layers(model: Any) -> list[ExpandedLayer]:
             if _is_nested_model(layer):
                 path = f"{parent}/{layer.name}" if parent else str(layer.name)
                 times = len(calls) if calls is not None else len(nodes)
-                visit(layer, path, repeat * max(times, 1), top=False, called=runs)
+                inner = _nested_feeds(layer, nodes[0], feeds) if nodes else {}
+                visit(layer, path, repeat * max(times, 1), top=False, called=runs, feeds=inner)
                 continue
             entry = found.setdefault(id(layer), ExpandedLayer(layer, parent, called=runs))
             if calls is not None:
                 entry.calls.extend(calls)
             entry.calls.extend(_node_call(layer, node) for node in nodes for _ in range(repeat))
+            if isinstance(layer, keras.layers.InputLayer):
+                entry.inbound = ()
+            elif nodes and calls is None:
+                entry.inbound = _call_inbound(_node_call(layer, nodes[0]), feeds)
 
     visit(model, None, 1, top=True)
     return list(found.values())
+
+
+def _nested_feeds(model: Any, node: Any, feeds: Feeds) -> Feeds:
+    """What the outer model's call ``node`` of the nested ``model`` gives each of its
+    InputLayers: the rows that made those tensors."""
+    _, tensors = _named_inputs(model, node)
+    sources = _sources(tuple(keras.tree.flatten(tensors)))
+    inputs = list(getattr(model, "inputs", None) or [])
+    if sources is None or len(sources) != len(inputs):
+        return {}
+    inner: Feeds = {}
+    for tensor, (operation, index) in zip(inputs, sources, strict=True):
+        history = getattr(tensor, "_keras_history", None)
+        rows = _producer_rows(operation, index, feeds)
+        if history is not None and rows is not None:
+            inner[id(history.operation)] = rows
+    return inner
 
 
 def _count_params(layer: Any) -> int:
@@ -444,6 +523,9 @@ class _Recorded:
     """None while the call runs, or when it could not be described."""
     outputs: tuple[int, ...] = ()
     """``id`` of each output tensor (to tell which sub-layer's output a block returns)."""
+    inputs: tuple[int, ...] = ()
+    """``id`` of each input tensor, in the order of ``call.input_shapes`` (to tell which
+    row's output a sub-layer reads)."""
 
 
 @dataclass
@@ -501,10 +583,18 @@ def _recording_calls() -> Iterator[CallLog]:
         try:
             record.call = _recorded_call(self, args, kwargs, outputs)
             flat = [t for t in keras.tree.flatten(outputs) if _is_tensor(t)]
+            bound = _bound_tensors(self, args, kwargs, _is_tensor)
+            given = (
+                bound[1]
+                if bound is not None
+                else tuple(t for t in keras.tree.flatten((args, kwargs)) if _is_tensor(t))
+            )
         except Exception:  # a call that cannot be described is left out, never fatal
             return outputs
         held.append(flat)
+        held.append(list(given))  # alive until the end, so that no id is reused
         record.outputs = tuple(id(t) for t in flat)
+        record.inputs = tuple(id(t) for t in given)
         return outputs
 
     layer_class.__call__ = recording_call
@@ -940,6 +1030,8 @@ class _Rows:
     open_calls: dict[int, list[_Call]] | None
     """The calls as Keras gave them before the configuration filled the inputs (top-level
     and nested-model layers, by id); None when the configuration filled nothing."""
+    produced: dict[int, str] = field(default_factory=dict)
+    """``id`` of each recorded output tensor of a sub-layer row → the row's name."""
 
     def open_shapes(self, layer: Any, calls: list[_Call] | None) -> tuple[F.Shape, ...]:
         if self.open_calls is None:
@@ -956,15 +1048,25 @@ class _Rows:
         block: str | None,
         calls: list[_Call],
         called: bool,
+        inbound: tuple[str, ...] | None = None,
+        record: _Recorded | None = None,
     ) -> list[F.LayerFacts]:
-        """The layer's row, and for a composite its sub-layers' rows right after it."""
+        """The layer's row, and for a composite its sub-layers' rows right after it.
+
+        ``inbound`` are the rows the layer reads; ``record`` is its recorded call (a
+        sub-layer's, or a composite's), whose tensors tell its sub-layers' inbound."""
         facts = layer_facts(layer, parent, calls)
         top_open = None if block is not None else (self.open_calls or {}).get(id(layer), [])
         changes: dict[str, Any] = {
             "name": name,
             "block": block,
             "open_output_shapes": self.open_shapes(layer, top_open),
+            "inbound": inbound,
         }
+        if record is None and self.log is not None:
+            record = next((r for r in self.log.records if r.layer is layer), None)
+        if record is not None:
+            self.produced.update(dict.fromkeys(record.outputs, name))
         if not called:
             # Not run in the forward pass: derive says so instead of guessing at its shapes.
             changes["config"] = {**facts.config, NOT_CALLED_KEY: True}
@@ -976,13 +1078,62 @@ class _Rows:
         changes.update(composite=True, weights=tuple(_weight_facts(w) for w in own.values()))
         rows: list[F.LayerFacts] = []
         sub_names: dict[int, str] = {}
+        given = self._given(record, inbound)
         for sub in self._in_call_order(layer, subs):
             sub_names[id(sub)] = f"{name}/{sub.name}"
             sub_calls = self.log.calls_of(sub) if self.log is not None else []
             runs = called and (self.log is None or bool(sub_calls))
-            rows.extend(self.facts(sub, sub_names[id(sub)], parent, name, sub_calls, runs))
+            sub_record = self._record(sub, layer)
+            rows.extend(
+                self.facts(
+                    sub,
+                    sub_names[id(sub)],
+                    parent,
+                    name,
+                    sub_calls,
+                    runs,
+                    self._sub_inbound(sub_record, given),
+                    sub_record,
+                )
+            )
         changes["output_of"] = self._output_of(layer, sub_names)
         return [dataclasses.replace(facts, **changes), *rows]
+
+    def _record(self, sub: Any, block: Any) -> _Recorded | None:
+        """The sub-layer's first call made by its block's call."""
+        if self.log is None:
+            return None
+        return next(
+            (
+                r
+                for r in self.log.records
+                if r.layer is sub and r.caller == id(block) and r.call is not None
+            ),
+            None,
+        )
+
+    @staticmethod
+    def _given(record: _Recorded | None, inbound: tuple[str, ...] | None) -> dict[int, str]:
+        """``id`` of each tensor a block's call was given → the row that wrote it."""
+        if record is None or inbound is None or len(record.inputs) != len(inbound):
+            return {}
+        return dict(zip(record.inputs, inbound, strict=True))
+
+    def _sub_inbound(
+        self, record: _Recorded | None, given: dict[int, str]
+    ) -> tuple[str, ...] | None:
+        """The rows a sub-layer reads: other sub-layers' outputs or its block's inputs.
+        None when one of its inputs was made by an operation of its block (a residual
+        addition), which is no row."""
+        if record is None or record.call is None:
+            return None
+        rows = []
+        for tensor in record.inputs:
+            row = self.produced.get(tensor) or given.get(tensor)
+            if row is None:
+                return None
+            rows.append(row)
+        return tuple(rows)
 
     def _in_call_order(self, layer: Any, subs: list[Any]) -> list[Any]:
         """Sub-layers in the order the composite's call first called them, then the others."""
@@ -1036,7 +1187,11 @@ def _layer_rows(model: Any, open_model: Any | None) -> list[F.LayerFacts]:
     facts: list[F.LayerFacts] = []
     for entry in entries:
         name = str(entry.layer.name)
-        facts.extend(rows.facts(entry.layer, name, entry.parent, None, entry.calls, entry.called))
+        facts.extend(
+            rows.facts(
+                entry.layer, name, entry.parent, None, entry.calls, entry.called, entry.inbound
+            )
+        )
     return facts
 
 
@@ -1067,4 +1222,5 @@ def model_facts(model: Any, spec: Any, open_model: Any | None = None) -> F.Model
         optimizer=optimizer_facts(open_model if open_model is not None else model),
         sequence_length=getattr(spec, "sequence_length", None),
         input_shapes=dict(input_shapes) if input_shapes else None,
+        memory_budget_gib=getattr(spec, "memory_budget_gib", None),
     )

@@ -8,8 +8,10 @@ import math
 from dataclasses import dataclass
 
 from reportgen.derive.decoder import derive_decoder
+from reportgen.derive.fits import derive_scaling
 from reportgen.derive.layers import derive_flops, derive_params, family_of, generic_params
 from reportgen.derive.layers.dispatch import config_error_note
+from reportgen.derive.liveness import derive_peak
 from reportgen.derive.measured import layer_time, measured_memory
 from reportgen.derive.memory import derive_activation, open_inputs, output_of_activation
 from reportgen.derive.notes import note_text
@@ -385,7 +387,15 @@ def derive_model(facts: ModelFacts, article: Text | None = None) -> ModelReport:
     reference = REFERENCES.get(facts.reference, REFERENCES["keras"])
     unknown = unknown_total(facts.layers, layers, facts.keras_params, reference)
     totals = _totals(facts, layers)
+    peak = derive_peak(facts, {layer.name: layer.activation.value for layer in layers})
+    totals = dataclasses.replace(
+        totals,
+        peak_activation_bytes=peak.bytes,
+        peak_layer=peak.layer,
+        measured_peak_bytes=peak.measured_bytes,
+    )
     flops = _flops_check(facts, layers, totals)
+    training = derive_training(facts, layers)
     return ModelReport(
         slug=facts.slug,
         title=Text(facts.title.get("en", facts.slug), facts.title.get("zh", facts.slug)),
@@ -401,7 +411,7 @@ def derive_model(facts: ModelFacts, article: Text | None = None) -> ModelReport:
         profile=_profile(facts, layers),
         notes=tuple(note_text(note) for note in facts.notes),
         reference=reference,
-        training=derive_training(facts, layers),
+        training=training,
         params_note=unknown.reason if unknown is not None else None,
         activation_note=_unknown_sum_note(
             [layer for layer in layers if layer.activation.value is None], len(layers), "bytes"
@@ -413,7 +423,9 @@ def derive_model(facts: ModelFacts, article: Text | None = None) -> ModelReport:
         ),
         open_inputs=open_inputs(facts),
         repeated_blocks=repeated_blocks(facts.layers, layers),
-        decoder=derive_decoder(facts, layers, totals.param_bytes),
+        decoder=derive_decoder(facts, layers, totals.param_bytes, peak),
+        peak=peak,
+        scaling=derive_scaling(facts, totals.param_bytes, peak, totals.activation_bytes, training),
     )
 
 

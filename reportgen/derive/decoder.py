@@ -24,10 +24,12 @@ Pure Python; no TensorFlow.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from reportgen.derive.layers import kind_of
 from reportgen.derive.layers.registry import NO_TOKEN_CACHE, KvHeads
+from reportgen.derive.liveness import Schedule, find_peak, schedule
 from reportgen.derive.memory import output_dtypes
 from reportgen.derive.subclassed import is_not_called, is_own_weights
 from reportgen.expr import Expr, Formula, Num, Product, Sum, Symbol, Term, evaluate
@@ -39,6 +41,7 @@ from reportgen.model import (
     DecoderRow,
     Derivation,
     LayerReport,
+    PeakMemory,
     Prose,
     msg,
     sentences,
@@ -408,13 +411,24 @@ class Activations:
     other lengths are unknown."""
     note: Prose | None
     """Why activations at other lengths are unknown, or None."""
+    names: tuple[str, ...] = ()
+    """The row of each entry of ``rows``."""
+    plan: Schedule | None = None
+    """The liveness schedule, when the peak is known: the column is then the peak."""
+    peak_configured: int | None = None
 
     def at(self, length: int, batch: int, configured: tuple[int | None, int]) -> int | None:
         if (length, batch) == configured:
-            return self.at_configured
+            return self.peak_configured if self.plan is not None else self.at_configured
         if self.note is not None or self.at_configured is None:
             return None
-        return sum(_row_bytes(s, w, c, length, batch) for s, w, c in self.rows)
+        sizes = [_row_bytes(s, w, c, length, batch) for s, w, c in self.rows]
+        if self.plan is None:
+            return sum(sizes)
+        by_row: dict[str, int | None] = dict.fromkeys(self.plan.order, 0)
+        by_row.update(zip(self.names, sizes, strict=True))
+        peak = find_peak(self.plan, by_row)
+        return peak.bytes if peak is not None else None
 
 
 def activations(
@@ -450,6 +464,7 @@ def activations(
             ),
         )
     rows = []
+    names = []
     differ = []
     for layer, row in pairs:
         value = row.activation.value or 0
@@ -461,6 +476,7 @@ def activations(
         if _row_bytes(shapes, widths, calls, configured, facts.batch_size) != value:
             differ.append(row.name)
         rows.append((shapes, widths, calls))
+        names.append(row.name)
     if differ:
         return Activations(
             total,
@@ -471,13 +487,25 @@ def activations(
                 layers=Names(tuple(differ), MAX_NAMES),
             ),
         )
-    return Activations(total, tuple(rows), None)
+    return Activations(total, tuple(rows), None, tuple(names))
+
+
+def with_peak(acts: Activations, facts: ModelFacts, peak: PeakMemory | None) -> Activations:
+    """The activations column as the liveness peak, where the peak is known."""
+    if peak is None or peak.bytes is None:
+        return acts
+    plan = schedule(facts.layers)
+    if not isinstance(plan, Schedule):
+        return acts
+    return dataclasses.replace(acts, plan=plan, peak_configured=peak.bytes)
 
 
 # ---------------------------------------------------------------- the whole estimate
 
 
-def _inference_total(param_bytes: int, cache: Formula | None, acts: int | None) -> Derivation:
+def _inference_total(
+    param_bytes: int, cache: Formula | None, acts: int | None, peak: bool = False
+) -> Derivation:
     if cache is None or acts is None:
         return Derivation(
             None,
@@ -494,6 +522,15 @@ def _inference_total(param_bytes: int, cache: Formula | None, acts: int | None) 
         ),
         unit="B",
     )
+    if peak:
+        return Derivation.from_formula(
+            formula,
+            msg(
+                "The weights, the key/value cache and the peak of the layer outputs live at "
+                "once during one forward pass over the whole sequence, added up: %(total)s.",
+                total=ByteSize(formula.value),
+            ),
+        )
     return Derivation.from_formula(
         formula,
         msg(
@@ -535,7 +572,10 @@ def _rows(
 
 
 def derive_decoder(
-    facts: ModelFacts, layers: tuple[LayerReport, ...], param_bytes: int
+    facts: ModelFacts,
+    layers: tuple[LayerReport, ...],
+    param_bytes: int,
+    peak: PeakMemory | None = None,
 ) -> DecoderMemory | None:
     """A decoder's inference memory; None for a model with no layer that caches keys and
     values (not a decoder)."""
@@ -562,8 +602,8 @@ def derive_decoder(
         kv_cache = Derivation.from_formula(formula, _cache_sentence(caches, formula, length, batch))
     per_token = evaluate(kv_expr(caches, 1, batch)) if cannot is None else None
     longest, longest_source = max_length(facts)
-    acts = activations(facts, layers, length)
-    at_configured = acts.at_configured if length is not None else None
+    acts = with_peak(activations(facts, layers, length), facts, peak)
+    at_configured = None if length is None else acts.at(length, batch, (length, batch))
     query = {c.query_heads for c in caches}
     kv_heads = {c.heads.key_heads for c in caches if c.heads is not None}
     return DecoderMemory(
@@ -577,7 +617,7 @@ def derive_decoder(
         max_source=longest_source,
         weights_bytes=param_bytes,
         activation_bytes=at_configured,
-        total=_inference_total(param_bytes, formula, at_configured),
+        total=_inference_total(param_bytes, formula, at_configured, acts.plan is not None),
         batches=_rows(
             caches,
             cannot is None,
@@ -588,6 +628,7 @@ def derive_decoder(
             (length, batch),
         ),
         activations_note=acts.note,
+        activation_basis="peak" if acts.plan is not None else "sum",
         why_it_grows=why_it_grows(per_token, batch),
         grouped_query=grouped_query(caches, kv_cache.value),
     )

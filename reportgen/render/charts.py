@@ -49,7 +49,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from reportgen.model import DecoderMemory, ModelReport
+from reportgen.model import DecoderMemory, MemoryScaling, ModelReport
 from reportgen.units import fmt_bytes, fmt_int, fmt_us
 
 if TYPE_CHECKING:
@@ -143,6 +143,11 @@ class ChartCaption:
     derived_color: str = COLORS[0]
     """The bars of the only series, or of the derived bytes in the memory chart."""
     measured_color: str = COLORS[1]
+    inference_color: str = "#4c72b0"
+    """The scaling chart's inference line (solid); training's is ``training_color``."""
+    training_color: str = "#dd8452"
+    memory_line_color: str = "#7f7f7f"
+    budget_color: str = "#c44e52"
 
     @property
     def capped(self) -> bool:
@@ -314,6 +319,127 @@ def _decoder_figure(decoder: DecoderMemory) -> Figure:
     return fig
 
 
+def liveness_chart(report: ModelReport) -> str | None:
+    """Live output bytes while each layer runs, in execution order, derived and (where the
+    allocator's timeline was recorded) measured, as an SVG document; None without a
+    timeline (the peak cannot be derived).
+
+    The same bars as the memory chart: one row per layer as it runs, from the top, with
+    ``derived / measured`` at the right (``—`` where a layer's ops allocated nothing).
+    """
+    peak = report.peak
+    if peak is None or not peak.steps:
+        return None
+    derived = [_num(step.live_bytes) for step in peak.steps]
+    measured = [_num(step.measured_bytes) for step in peak.steps]
+    rows = shown_rows([max(d or 0.0, m or 0.0) for d, m in zip(derived, measured, strict=True)])
+    d_shown = tuple(derived[i] for i in rows)
+    m_shown = tuple(measured[i] for i in rows)
+    series = [_Series(d_shown, COLORS[0])]
+    if peak.measured_steps:
+        series.append(_Series(m_shown, COLORS[1]))
+        right = tuple(
+            f"{_fmt_or_dash(d, _fmt_bytes)} / {_fmt_or_dash(m, _fmt_bytes)}"
+            for d, m in zip(d_shown, m_shown, strict=True)
+        )
+    else:
+        right = tuple(_fmt_or_dash(d, _fmt_bytes) for d in d_shown)
+    spec = _ChartSpec(
+        names=tuple(peak.steps[i].layer for i in rows),
+        series=tuple(series),
+        right_labels=right,
+        fmt_tick=_fmt_bytes,
+        log_base=2,
+    )
+    return _render(spec)
+
+
+SCALING_COLORS = ("#4c72b0", "#dd8452")
+"""The scaling chart's lines: inference (solid), then training (dashed)."""
+MEMORY_LINE_COLOR = "#7f7f7f"
+"""Its horizontal lines at the common memory sizes; the budget's is :data:`BUDGET_COLOR`."""
+BUDGET_COLOR = "#c44e52"
+
+
+def scaling_chart(report: ModelReport) -> str | None:
+    """Inference and training memory over batch sizes, with horizontal lines at the common
+    memory sizes and at the model's ``memory_budget_gib``, as an SVG document; None when
+    neither total is known at any batch size.
+
+    Both axes logarithmic (base 2): batch sizes double, and so (nearly) do the totals. Each
+    memory line is labelled with its size at the right; the page's caption says which line
+    is which, in its language.
+    """
+    scaling = report.scaling
+    if scaling is None or not any(
+        row.inference_bytes or row.training_bytes for row in scaling.rows
+    ):
+        return None
+    import matplotlib
+
+    buffer = io.StringIO()
+    with matplotlib.rc_context({**_RC, "font.size": 8.0}), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
+        fig = _scaling_figure(scaling)
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+    return buffer.getvalue()
+
+
+def _scaling_figure(scaling: MemoryScaling) -> Figure:
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    fig = Figure(figsize=(_WIDTH_IN, 4.5))
+    fig.subplots_adjust(left=0.12, right=0.86, top=0.96, bottom=0.1)
+    ax = fig.add_subplot()
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    batches = [row.batch_size for row in scaling.rows]
+    plotted: list[float] = []
+    lines = (
+        ([_num(row.inference_bytes) for row in scaling.rows], "-", SCALING_COLORS[0]),
+        ([_num(row.training_bytes) for row in scaling.rows], "--", SCALING_COLORS[1]),
+    )
+    for values, style, color in lines:
+        points = [(x, y) for x, y in zip(batches, values, strict=True) if y]
+        if points:
+            ax.plot(*zip(*points, strict=True), linestyle=style, color=color, linewidth=1.4)
+            plotted += [y for _, y in points]
+    for row in scaling.rows:
+        if row.configured:
+            for value, color in (
+                (row.inference_bytes, SCALING_COLORS[0]),
+                (row.training_bytes, SCALING_COLORS[1]),
+            ):
+                if value:
+                    ax.plot([row.batch_size], [value], "o", color=color, markersize=4)
+    low = math.floor(math.log2(min(plotted)))
+    high = math.ceil(math.log2(max(plotted)))
+    for fit in scaling.fits:
+        color = BUDGET_COLOR if fit.budget else MEMORY_LINE_COLOR
+        ax.axhline(fit.memory_bytes, color=color, linestyle=":", linewidth=1.2)
+        ax.text(
+            batches[-1] * 1.15,
+            fit.memory_bytes,
+            _fmt_bytes(fit.memory_bytes),
+            color=color,
+            va="center",
+        )
+        high = max(high, math.ceil(math.log2(fit.memory_bytes)))
+    step = max(1, math.ceil((high - low) / 7))
+    ax.set_ylim(2.0 ** (low - 0.3), 2.0 ** (high + 0.3))
+    ax.yaxis.set_major_locator(FixedLocator([2.0**e for e in range(low, high + 1, step)]))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _fmt_bytes(v)))
+    ax.set_xlim(batches[0] / 1.2, batches[-1] * 1.1)
+    ax.xaxis.set_major_locator(FixedLocator(_thinned(batches)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _fmt_count(v)))
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_minor_locator(NullLocator())
+    ax.grid(color="#dddddd", linewidth=0.6, zorder=1)
+    ax.set_axisbelow(True)
+    return fig
+
+
 def _thinned(ticks: Sequence[int], most: int = 12) -> list[int]:
     """At most ``most`` ticks, evenly: every second (third...) one, the last one kept."""
     step = max(1, math.ceil(len(ticks) / most))
@@ -324,7 +450,14 @@ def chart_kinds(report: ModelReport) -> tuple[str, ...]:
     """The charts a model has: ``params``, ``memory`` and, when any layer was timed, ``time``."""
     timed = any(layer.time_us is not None for layer in report.layers)
     kinds = ("params", "memory", "time") if timed else ("params", "memory")
-    return (*kinds, "decoder") if report.decoder is not None else kinds
+    kinds = (*kinds, "decoder") if report.decoder is not None else kinds
+    if report.peak is not None and report.peak.steps:
+        kinds = (*kinds, "peak")
+    if report.scaling is not None and any(
+        row.inference_bytes or row.training_bytes for row in report.scaling.rows
+    ):
+        kinds = (*kinds, "scaling")
+    return kinds
 
 
 def model_charts(report: ModelReport) -> dict[str, str]:
@@ -334,6 +467,8 @@ def model_charts(report: ModelReport) -> dict[str, str]:
         "memory": memory_chart,
         "time": time_chart,
         "decoder": decoder_chart,
+        "peak": liveness_chart,
+        "scaling": scaling_chart,
     }
     charts = {kind: draw[kind](report) for kind in chart_kinds(report)}
     return {kind: svg for kind, svg in charts.items() if svg is not None}

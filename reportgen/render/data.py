@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reportgen import __version__
 from reportgen.model import (
     DecoderMemory,
     Derivation,
     LayerReport,
+    MemoryScaling,
     ModelReport,
+    PeakMemory,
     Prose,
     TrainingMemory,
 )
+from reportgen.version import __version__
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Version of ``data/<slug>.json``.
 
 History:
@@ -31,6 +33,12 @@ History:
    ``config_error``. Model totals are never partial sums: ``totals.activation_bytes``,
    ``totals.flops``, ``flops_check.derived`` (and its difference) and the training parts
    are null whenever any part is unknown; ``unknown_totals`` says why, per total.
+4. Peak activation memory: ``totals.peak_activation_bytes`` and ``totals.peak_layer``
+   (derived by liveness), ``totals.measured_peak_bytes`` (the allocator's, from the traced
+   run); ``peak_memory`` (the timeline of live bytes per layer, derived and measured, and
+   each difference explained); ``memory_scaling`` (inference and training memory over
+   batch sizes 1 … 1024 and the largest batch that fits 8, 16, 24, 40, 80 GiB and the
+   configured ``memory_budget_gib``); ``decoder_memory.activation_basis``.
 """
 
 
@@ -128,6 +136,7 @@ def _decoder(decoder: DecoderMemory | None) -> dict[str, Any] | None:
         "total_bytes": decoder.total.value,
         "total_formula": _formula(decoder.total),
         "activations_note": _text(decoder.activations_note),
+        "activation_basis": decoder.activation_basis,
         "why_it_grows": _text(decoder.why_it_grows),
         "grouped_query": _text(decoder.grouped_query),
         "rows": [
@@ -141,6 +150,77 @@ def _decoder(decoder: DecoderMemory | None) -> dict[str, Any] | None:
                 "configured": row.configured,
             }
             for row in decoder.rows
+        ],
+    }
+
+
+def _peak(peak: PeakMemory | None) -> dict[str, Any] | None:
+    """Peak activation memory by liveness and as measured (:mod:`reportgen.derive.liveness`)."""
+    if peak is None:
+        return None
+    return {
+        "bytes": peak.bytes,
+        "layer": peak.layer,
+        "live_layers": list(peak.live_layers),
+        "explanation": _text(peak.explanation),
+        "training": _text(peak.training),
+        "measured_bytes": peak.measured_bytes,
+        "measured_layer": peak.measured_layer,
+        "measured_note": _text(peak.measured_note),
+        "differences": [
+            {
+                "kind": d.kind,
+                "layer": d.layer,
+                "bytes": d.bytes,
+                "explanation": _text(d.sentence),
+            }
+            for d in peak.differences
+        ],
+        "timeline": [
+            {
+                "layer": step.layer,
+                "live_bytes": step.live_bytes,
+                "measured_bytes": step.measured_bytes,
+            }
+            for step in peak.steps
+        ],
+    }
+
+
+def _scaling(scaling: MemoryScaling | None) -> dict[str, Any] | None:
+    """Memory over batch sizes and what fits (:mod:`reportgen.derive.fits`)."""
+    if scaling is None:
+        return None
+    return {
+        "basis": scaling.basis,
+        "sequence_length": scaling.sequence_length,
+        "explanation": _text(scaling.explanation),
+        "inference_fixed_bytes": scaling.inference_fixed,
+        "inference_per_example_bytes": scaling.inference_per_example,
+        "training_fixed_bytes": scaling.training_fixed,
+        "training_per_example_bytes": scaling.training_per_example,
+        "rows": [
+            {
+                "batch_size": row.batch_size,
+                "activation_bytes": row.activation_bytes,
+                "kv_cache_bytes": row.kv_cache_bytes,
+                "inference_bytes": row.inference_bytes,
+                "training_activation_bytes": row.training_activation_bytes,
+                "training_bytes": row.training_bytes,
+                "configured": row.configured,
+            }
+            for row in scaling.rows
+        ],
+        "fits": [
+            {
+                "memory_bytes": fit.memory_bytes,
+                "memory_gib": fit.memory_gib,
+                "budget": fit.budget,
+                "inference_batch": fit.inference_batch,
+                "training_batch": fit.training_batch,
+                "sentence": _text(fit.sentence),
+            }
+            for fit in scaling.fits
         ],
     }
 
@@ -217,6 +297,9 @@ def report_data(report: ModelReport) -> dict[str, Any]:
             "layers": totals.layers,
             "params_match": totals.params_match,
             "flops": totals.flops,
+            "peak_activation_bytes": totals.peak_activation_bytes,
+            "peak_layer": totals.peak_layer,
+            "measured_peak_bytes": totals.measured_peak_bytes,
             "kv_cache_bytes": report.decoder.kv_cache.value if report.decoder else None,
             "kv_cache_formula": _formula(report.decoder.kv_cache) if report.decoder else None,
         },
@@ -225,6 +308,8 @@ def report_data(report: ModelReport) -> dict[str, Any]:
         "profile": _profile(report),
         "decoder_memory": _decoder(report.decoder),
         "training": _training(report.training),
+        "peak_memory": _peak(report.peak),
+        "memory_scaling": _scaling(report.scaling),
         "unknown_totals": {
             "params": _text(report.params_note),
             "activation_bytes": _text(report.activation_note),

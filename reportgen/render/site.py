@@ -25,7 +25,6 @@ import nh3
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, pass_context
 from markupsafe import Markup
 
-from reportgen import __version__
 from reportgen.errors import RenderError, ReportgenError
 from reportgen.i18n import HTML_LANG, translations
 from reportgen.model import LANGUAGES, LayerReport, ModelReport, Profile
@@ -34,6 +33,7 @@ from reportgen.render.data import report_json
 from reportgen.render.math import formula_mathml, symbolic_mathml
 from reportgen.resources import resource_dir
 from reportgen.units import dtype_bytes, fmt_bytes, fmt_int, fmt_percent, fmt_shape, fmt_us
+from reportgen.version import __version__
 
 LANGUAGE_NAMES = {"en": "English", "zh": "简体中文"}
 
@@ -340,7 +340,17 @@ def _render(env: Environment, template: str, path: str, **context: Any) -> Page:
         raise RenderError(f"rendering {path} from {template}: {exc}") from exc
 
 
-CHART_KINDS = ("params", "memory", "time", "decoder")
+def render_fragment(template: str, lang: str, **context: Any) -> str:
+    """A piece of HTML in ``lang`` from the site's own environment (its partials, macros,
+    filters and catalogs): the notebook view (:mod:`reportgen.render.notebook`)."""
+    env = make_environment(lang)
+    page = _render(
+        env, template, f"{template} ({lang})", lang=lang, html_lang=HTML_LANG[lang], **context
+    )
+    return page.content
+
+
+CHART_KINDS = ("params", "memory", "time", "decoder", "peak", "scaling")
 
 
 def chart_path(slug: str, kind: str, lang: str) -> str:
