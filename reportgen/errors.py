@@ -6,6 +6,14 @@ from __future__ import annotations
 class ReportgenError(Exception):
     """Base class: anything raised as this is reported without a traceback."""
 
+    def _render_traceback_(self) -> list[str]:
+        """IPython's hook: in a notebook, the same one line the command line prints.
+
+        The error is the user's to fix (a wrong argument, a model that cannot be described),
+        so the frames of reportgen and TensorFlow that led to it would only hide the line.
+        """
+        return [f"{type(self).__name__}: {self}"]
+
 
 class ConfigError(ReportgenError):
     """The configuration file, or a command-line selection, is wrong."""
