@@ -23,10 +23,11 @@ FACTS_VERSION = 1
 Fields added later have defaults and are read with defaults, so files written before them
 still read: per layer ``parent``, ``calls``, ``call_input_shapes``, ``call_output_shapes``,
 ``input_names``, ``output_dtypes``, ``block``, ``composite``, ``output_of``,
-``open_output_shapes``, ``config_error``, ``inbound``; per model ``optimizer``,
-``sequence_length``, ``input_shapes``, ``memory_budget_gib``; per memory measurement
-``timeline``. ``notes`` hold keyed objects (:class:`CollectNote`) now; the English
-sentences older collectors wrote there still read.
+``open_output_shapes``, ``config_error``, ``inbound``, ``internal_tensors`` (left out of
+the file when empty, so facts of models without composite blocks read as before); per
+model ``optimizer``, ``sequence_length``, ``input_shapes``, ``memory_budget_gib``; per
+memory measurement ``timeline``. ``notes`` hold keyed objects (:class:`CollectNote`) now;
+the English sentences older collectors wrote there still read.
 """
 
 MAX_FACTS_BYTES = 512 * MiB
@@ -55,6 +56,24 @@ class WeightFacts:
     shape: tuple[int, ...]
     dtype: str
     trainable: bool
+
+
+@dataclass(frozen=True)
+class InternalTensor:
+    """A tensor a composite block makes with its own operations (not a sub-layer's output,
+    not one of its inputs) that one of its sub-layers reads: the residual stream
+    ``x + attention(x)``, the attention mask the block builds."""
+
+    name: str
+    """``<block row name>#<n>``, n counting from 0 in the order sub-layers first read them;
+    the readers' ``inbound`` name it."""
+    shape: Shape
+    """Its shape, the batch axis None (as the reader's recorded call saw it)."""
+    dtype: str
+    read_by_block: bool | None = None
+    """True when the block's own operations read it after its last sub-layer reader (the
+    closing residual addition), False when they do not, None when the collector could not
+    tell (a call recorded eagerly)."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +129,11 @@ class LayerFacts:
     """The rows whose output tensors this layer's (first) call reads, by ``name``, in
     argument order; ``()`` for a layer that reads none of them (an InputLayer). None when
     the collector could not tell (facts written before this field, a sub-layer fed by an
-    operation of its block rather than by a row): liveness then leaves the peak unknown."""
+    operation of its block rather than by a row): liveness then leaves the peak unknown.
+    A tensor made by the block's own operations is named by its :class:`InternalTensor`."""
+    internal_tensors: tuple[InternalTensor, ...] = ()
+    """For a composite row: the tensors its own operations make that its sub-layers read
+    (their ``inbound`` names them); empty for any other row."""
 
     @property
     def shared(self) -> bool:
@@ -288,7 +311,11 @@ class ModelFacts:
     """The configured ``memory_budget_gib``: the memory the reader has in mind (GiB)."""
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+        data = asdict(self)
+        for layer in data["layers"]:
+            if not layer["internal_tensors"]:
+                del layer["internal_tensors"]  # only composites have any: the rest unchanged
+        return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelFacts:
@@ -379,6 +406,15 @@ def _layer_from_dict(data: dict[str, Any]) -> LayerFacts:
         config_error=data.get("config_error"),
         inbound=(
             tuple(str(n) for n in data["inbound"]) if data.get("inbound") is not None else None
+        ),
+        internal_tensors=tuple(
+            InternalTensor(
+                name=str(t["name"]),
+                shape=_shape(t["shape"]),
+                dtype=str(t["dtype"]),
+                read_by_block=t.get("read_by_block"),
+            )
+            for t in data.get("internal_tensors", ())
         ),
     )
 
@@ -508,6 +544,8 @@ def _check_sizes(data: dict[str, Any], path: Path) -> None:
         for key in ("call_input_shapes", "call_output_shapes"):
             for c, call in enumerate(layer.get(key, ())):
                 where += [(("layers", i, key, c, j), s, batch) for j, s in enumerate(call)]
+        for k, tensor in enumerate(layer.get("internal_tensors", ())):
+            where.append((("layers", i, "internal_tensors", k, "shape"), tensor["shape"], batch))
         for k, weight in enumerate(layer["weights"]):
             where.append((("layers", i, "weights", k, "shape"), weight["shape"], 1))
     memory = data.get("memory")

@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from reportgen.facts import LayerFacts, ModelFacts, Shape, WeightFacts
+from reportgen.facts import InternalTensor, LayerFacts, ModelFacts, Shape, WeightFacts
 
 
 def layer(
@@ -279,9 +279,64 @@ def gpt2_block(name: str, length: int | None) -> tuple[LayerFacts, ...]:
     return (block, *(_sub(name, item) for item in subs))
 
 
-def gpt2_facts(length: int | None = None, **overrides: Any) -> ModelFacts:
+def gpt2_wiring(name: str, source: str, length: int | None) -> dict[str, Any]:
+    """Who reads what in a GPT-2 block fed by ``source`` (norm first): ``inbound`` by row,
+    and the block's own tensors, as the collect stage records them: ``#0`` the causal mask
+    merged with the padding mask (read by the attention only), ``#1`` the residual stream
+    x + attention(x) (read by the feed-forward norm and by the closing addition)."""
+    mask = InternalTensor(f"{name}#0", (None, length, length), "int32", read_by_block=False)
+    stream = InternalTensor(f"{name}#1", (None, length, 64), "float32", read_by_block=True)
+    reads = {
+        name: (source, "padding_mask"),
+        "self_attention_layer_norm": (source,),
+        "self_attention": ("self_attention_layer_norm",) * 2 + (mask.name,),
+        "self_attention_dropout": ("self_attention",),
+        "feedforward_layer_norm": (stream.name,),
+        "feedforward_intermediate_dense": ("feedforward_layer_norm",),
+        "feedforward_output_dense": ("feedforward_intermediate_dense",),
+        "feedforward_dropout": ("feedforward_output_dense",),
+    }
+    inbound = {
+        (key if key == name else f"{name}/{key}"): tuple(
+            r if r in (source, "padding_mask") or "#" in r else f"{name}/{r}" for r in rows
+        )
+        for key, rows in reads.items()
+    }
+    return {"inbound": inbound, "internal": {name: (mask, stream)}}
+
+
+def _wired(layers: tuple[LayerFacts, ...], length: int | None) -> tuple[LayerFacts, ...]:
+    inbound: dict[str, tuple[str, ...]] = {
+        "token_ids": (),
+        "padding_mask": (),
+        "token_embedding": ("token_ids",),
+        "position_embedding": ("token_embedding",),
+        "embeddings_add": ("token_embedding", "position_embedding"),
+        "embeddings_dropout": ("embeddings_add",),
+    }
+    internal: dict[str, tuple[InternalTensor, ...]] = {}
+    for name, source in (
+        ("transformer_layer_0", "embeddings_dropout"),
+        ("transformer_layer_1", "transformer_layer_0"),
+    ):
+        wiring = gpt2_wiring(name, source, length)
+        inbound.update(wiring["inbound"])
+        internal.update(wiring["internal"])
+    inbound["layer_norm"] = ("transformer_layer_1",)
+    # Rows in call order, as the collect stage lists them: each block's norm first.
+    order = {name: i for i, name in enumerate(inbound)}
+    rows = sorted(layers, key=lambda item: order[item.name])
+    return tuple(
+        replace(item, inbound=inbound[item.name], internal_tensors=internal.get(item.name, ()))
+        for item in rows
+    )
+
+
+def gpt2_facts(length: int | None = None, wired: bool = False, **overrides: Any) -> ModelFacts:
     """The tiny GPT-2 backbone, as collected: with ``length`` as its configured
-    ``sequence_length`` (every ``None`` sequence axis filled), or without one."""
+    ``sequence_length`` (every ``None`` sequence axis filled), or without one. ``wired``:
+    with who reads what (``inbound``) and each block's own tensors (``internal_tensors``),
+    as collectors record them since they could; without, as before (the peak unknown)."""
     seq: Shape = (None, length, 64)
     ids: Shape = (None, length)
     layers = (
@@ -331,4 +386,4 @@ def gpt2_facts(length: int | None = None, **overrides: Any) -> ModelFacts:
         sequence_length=length,
     )
     data.update(overrides)
-    return lenet_facts(layers=layers, **data)
+    return lenet_facts(layers=_wired(layers, length) if wired else layers, **data)

@@ -14,10 +14,10 @@ import pytest
 from reportgen.config import parse_config
 from reportgen.derive import derive_model
 from reportgen.derive.fits import GiB, largest_batch
-from reportgen.derive.liveness import Schedule, find_peak, schedule
+from reportgen.derive.liveness import Schedule, find_peak, internal_sizes, schedule
 from reportgen.errors import ConfigError
 from reportgen.facts import LayerFacts, MemoryMeasurement, MemoryNote
-from tests.handmade import layer, lenet_facts, lenet_layers
+from tests.handmade import gpt2_facts, layer, lenet_facts, lenet_layers
 
 
 def wired(*rows: tuple[LayerFacts, tuple[str, ...] | None]) -> tuple[LayerFacts, ...]:
@@ -204,3 +204,58 @@ def test_memory_budget_must_be_a_positive_number(value: object) -> None:
 def test_memory_budget_is_read() -> None:
     model = {"slug": "m", "source": "pkg.mod:fn", "memory_budget_gib": 24}
     assert parse_config({"models": [model]}, None).models[0].memory_budget_gib == 24.0
+
+
+def test_a_blocks_own_tensors_are_live_from_their_first_reader() -> None:
+    # GPT-2 at 4 tokens, batch 1: a (4, 64) float32 row is 1,024 B, the MLP's (4, 256)
+    # 4,096 B, the int32 mask (4, 4) 64 B, each id input 16 B. While the first block's
+    # feedforward_intermediate_dense runs: padding_mask (read by both blocks) 16, the block
+    # input (read by the block to its end) 1,024, the attention's dropout (read by the
+    # block's addition) 1,024, the stream #1 (read by the closing addition) 1,024, the norm
+    # 1,024 and its own 4,096: 8,208 B.
+    report = derive_model(gpt2_facts(4, wired=True))
+    assert report.totals.peak_activation_bytes == 16 + 3 * 1024 + 1024 + 4096 == 8208
+    assert report.totals.peak_layer == "transformer_layer_0/feedforward_intermediate_dense"
+    assert report.peak is not None and "transformer_layer_0#1" in report.peak.live_layers
+    steps = {s.layer: s.live_bytes for s in report.peak.steps}
+    # The mask lives only while the attention, its one reader, runs: 16 + 1,024 + the norm
+    # 1,024 + the attention 1,024 + the mask 64.
+    assert steps["transformer_layer_0/self_attention"] == 16 + 3 * 1024 + 64
+    assert steps["transformer_layer_0/self_attention_dropout"] == 16 + 3 * 1024
+    # The stream is live from its first reader, the feed-forward norm, not before.
+    assert steps["transformer_layer_0/feedforward_layer_norm"] == 16 + 4 * 1024
+
+
+def test_a_blocks_own_tensor_read_only_by_sub_layers_dies_at_its_last_reader() -> None:
+    def peak(read_by_block: bool | None, name: str = "#1") -> int | None:
+        rows = tuple(
+            dataclasses.replace(
+                row,
+                internal_tensors=tuple(
+                    dataclasses.replace(t, read_by_block=read_by_block)
+                    if t.name.endswith(name)
+                    else t
+                    for t in row.internal_tensors
+                ),
+            )
+            for row in gpt2_facts(4, wired=True).layers
+        )
+        report = derive_model(dataclasses.replace(gpt2_facts(4, wired=True), layers=rows))
+        return report.totals.peak_activation_bytes
+
+    assert peak(True) == 8208
+    # Not read by the block after the norm: the stream is gone once the MLP runs.
+    assert peak(False) == 8208 - 1024
+    # Not known: kept until the block ends, the upper bound (the stream: as when read; the
+    # mask: its 64 B stay live through the MLP too).
+    assert peak(None) == 8208
+    assert peak(None, "#0") == 8208 + 64
+
+
+def test_a_blocks_own_tensors_are_sized_at_the_batch() -> None:
+    eight = derive_model(gpt2_facts(4, wired=True, batch_size=8))
+    assert eight.totals.peak_activation_bytes == 8 * 8208
+    facts = gpt2_facts(None, wired=True)  # no length: the stream's size is unknown
+    report = derive_model(facts)
+    assert report.totals.peak_activation_bytes is None
+    assert internal_sizes(facts)["transformer_layer_0#1"] is None

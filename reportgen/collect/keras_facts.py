@@ -95,6 +95,8 @@ class _Call:
     input_shapes: tuple[F.Shape, ...]
     output_shapes: tuple[F.Shape, ...]
     output_dtypes: tuple[str, ...]
+    input_dtypes: tuple[str, ...] = ()
+    """The dtype of each input, in the order of ``input_shapes`` (recorded calls only)."""
     sources: tuple[tuple[Any, int], ...] | None = field(default=None, compare=False)
     """For a call in a model's graph: (producing layer, output index) of each input tensor,
     in the order of ``input_shapes``; None when some input's producer is not recorded."""
@@ -509,7 +511,17 @@ def _recorded_call(layer: Any, args: Any, kwargs: Any, outputs: Any) -> _Call:
         input_shapes=tuple(_static_shape(t) for t in tensors),
         output_shapes=tuple(_static_shape(t) for t in results),
         output_dtypes=tuple(keras.backend.standardize_dtype(t.dtype) for t in results),
+        input_dtypes=tuple(keras.backend.standardize_dtype(t.dtype) for t in tensors),
     )
+
+
+def _consumer_count(tensor: Any) -> int | None:
+    """How many ops of its graph read a graph tensor so far; None for any other tensor
+    (eager, symbolic Keras), whose readers cannot be told."""
+    try:
+        return len(tensor.consumers())
+    except Exception:
+        return None
 
 
 @dataclass
@@ -526,6 +538,9 @@ class _Recorded:
     inputs: tuple[int, ...] = ()
     """``id`` of each input tensor, in the order of ``call.input_shapes`` (to tell which
     row's output a sub-layer reads)."""
+    readers: tuple[int | None, ...] = ()
+    """For each input, how many graph ops read it when this call returned (None: not a
+    graph tensor): compared with :attr:`CallLog.readers`, whether anything read it later."""
 
 
 @dataclass
@@ -535,6 +550,9 @@ class CallLog:
     records: list[_Recorded] = field(default_factory=list)
     eager: bool = False
     """Recorded from an eager call at batch 1: the shapes have their batch opened again."""
+    readers: dict[int, int] = field(default_factory=dict)
+    """``id`` of each recorded input tensor that is a graph tensor → how many ops read it
+    once the whole pass was recorded."""
 
     def calls_of(self, layer: Any) -> list[_Call]:
         return [r.call for r in self.records if r.layer is layer and r.call is not None]
@@ -568,6 +586,7 @@ def _recording_calls() -> Iterator[CallLog]:
     """
     log = CallLog()
     held: list[Any] = []
+    given_tensors: dict[int, Any] = {}
     stack: list[int] = []
     layer_class: Any = keras.layers.Layer
     original = layer_class.__call__
@@ -595,14 +614,19 @@ def _recording_calls() -> Iterator[CallLog]:
         held.append(list(given))  # alive until the end, so that no id is reused
         record.outputs = tuple(id(t) for t in flat)
         record.inputs = tuple(id(t) for t in given)
+        record.readers = tuple(_consumer_count(t) for t in given)
+        given_tensors.update((id(t), t) for t in given)
         return outputs
 
     layer_class.__call__ = recording_call
     try:
         yield log
+        counts = {key: _consumer_count(t) for key, t in given_tensors.items()}
+        log.readers = {key: n for key, n in counts.items() if n is not None}
     finally:
         layer_class.__call__ = original
         held.clear()
+        given_tensors.clear()
 
 
 def _without_batch(call: _Call) -> _Call:
@@ -616,6 +640,7 @@ def _without_batch(call: _Call) -> _Call:
         open_batch(call.input_shapes),
         open_batch(call.output_shapes),
         call.output_dtypes,
+        call.input_dtypes,
     )
 
 
@@ -669,7 +694,7 @@ def _opened_batch(log: CallLog) -> CallLog:
         dataclasses.replace(r, call=_without_batch(r.call) if r.call is not None else None)
         for r in log.records
     ]
-    return CallLog(records, eager=True)
+    return CallLog(records, eager=True)  # eager tensors: no readers to count
 
 
 def _called_shape(model: Any) -> tuple[int, ...] | None:
@@ -1079,6 +1104,7 @@ class _Rows:
         rows: list[F.LayerFacts] = []
         sub_names: dict[int, str] = {}
         given = self._given(record, inbound)
+        internal = _BlockTensors(name, frozenset(record.inputs) if record else None)
         for sub in self._in_call_order(layer, subs):
             sub_names[id(sub)] = f"{name}/{sub.name}"
             sub_calls = self.log.calls_of(sub) if self.log is not None else []
@@ -1092,11 +1118,12 @@ class _Rows:
                     name,
                     sub_calls,
                     runs,
-                    self._sub_inbound(sub_record, given),
+                    self._sub_inbound(sub_record, given, internal),
                     sub_record,
                 )
             )
         changes["output_of"] = self._output_of(layer, sub_names)
+        changes["internal_tensors"] = internal.facts(self.log)
         return [dataclasses.replace(facts, **changes), *rows]
 
     def _record(self, sub: Any, block: Any) -> _Recorded | None:
@@ -1120,16 +1147,17 @@ class _Rows:
         return dict(zip(record.inputs, inbound, strict=True))
 
     def _sub_inbound(
-        self, record: _Recorded | None, given: dict[int, str]
+        self, record: _Recorded | None, given: dict[int, str], internal: _BlockTensors
     ) -> tuple[str, ...] | None:
-        """The rows a sub-layer reads: other sub-layers' outputs or its block's inputs.
-        None when one of its inputs was made by an operation of its block (a residual
-        addition), which is no row."""
+        """The rows a sub-layer reads: other sub-layers' outputs or its block's inputs, and
+        the tensors its block's own operations made (a residual addition), by the name
+        ``internal`` gives them. None when the row of one of its block's inputs is not
+        known."""
         if record is None or record.call is None:
             return None
         rows = []
-        for tensor in record.inputs:
-            row = self.produced.get(tensor) or given.get(tensor)
+        for index, tensor in enumerate(record.inputs):
+            row = self.produced.get(tensor) or given.get(tensor) or internal.read(record, index)
             if row is None:
                 return None
             rows.append(row)
@@ -1160,6 +1188,49 @@ class _Rows:
             ):
                 return sub_names[id(record.layer)]
         return None
+
+
+@dataclass
+class _BlockTensors:
+    """The tensors a composite block's own operations make that its sub-layers read
+    (:class:`reportgen.facts.InternalTensor`), named ``<block>#<n>`` by first use."""
+
+    block: str
+    inputs: frozenset[int] | None
+    """``id`` of each tensor the block's call was given: never one of its own (None: its
+    call was not recorded, so none can be told apart)."""
+    names: dict[int, str] = field(default_factory=dict)
+    found: list[tuple[int, F.InternalTensor]] = field(default_factory=list)
+    read_last: dict[int, int | None] = field(default_factory=dict)
+    """``id`` of each → how many ops read it when its last sub-layer reader returned."""
+
+    def read(self, record: _Recorded, index: int) -> str | None:
+        """The name of the ``index``-th input of the sub-layer call ``record``, as a tensor
+        of the block's own; None when it is one of the block's inputs (whose row is not
+        known) or its shape and dtype were not recorded."""
+        tensor = record.inputs[index]
+        call = record.call
+        if self.inputs is None or tensor in self.inputs:
+            return None
+        if call is None or index >= len(call.input_dtypes):
+            return None
+        if tensor not in self.names:
+            self.names[tensor] = f"{self.block}#{len(self.names)}"
+            shape, dtype = call.input_shapes[index], call.input_dtypes[index]
+            self.found.append((tensor, F.InternalTensor(self.names[tensor], shape, dtype)))
+        self.read_last[tensor] = record.readers[index] if index < len(record.readers) else None
+        return self.names[tensor]
+
+    def facts(self, log: CallLog | None) -> tuple[F.InternalTensor, ...]:
+        """The tensors found, each saying whether anything read it after its last sub-layer
+        reader returned: the block's own operations then (a closing residual addition)."""
+        final = log.readers if log is not None else {}
+        tensors = []
+        for key, tensor in self.found:
+            last, now = self.read_last.get(key), final.get(key)
+            later = None if last is None or now is None else now > last
+            tensors.append(dataclasses.replace(tensor, read_by_block=later))
+        return tuple(tensors)
 
 
 def _layer_rows(model: Any, open_model: Any | None) -> list[F.LayerFacts]:

@@ -14,10 +14,19 @@ one of its sub-layers' (``output_of``) is that one tensor. A sub-layer's output 
 row reads is read by its block's own operations (it stays live until the block ends); a
 top-level output that no row reads is a model output (live until the pass ends).
 
+A tensor a block makes with its own operations (``LayerFacts.internal_tensors``: the residual
+stream ``x + attention(x)``, the attention mask it builds) is no row's output: the block may
+write it a little before its first reader, while no sub-layer runs, so it is counted from
+the step of its first reader (it must exist then) until its last reader, or until the block
+ends when the block's own operations read it afterwards (the closing residual addition).
+Where the collector could not tell whether they do (a call recorded eagerly), it is kept
+until the block ends: an upper bound on its range, never a shorter one. Its bytes are its
+shape's, the batch axis at the batch size, times its dtype's size.
+
 Who reads what comes from ``LayerFacts.inbound``. Where the collector could not tell (facts
-written before it, a sub-layer fed by an operation of its block rather than by a row), or a
-layer is shared (each call writes its own output at its own time), the peak is unknown and
-says why: it is never guessed.
+written before it, a sub-layer fed by a block's input whose row is not known), or a layer
+is shared (each call writes its own output at its own time), the peak is unknown and says
+why: it is never guessed.
 
 The measured peak comes from the traced run's allocator records
 (``MemoryMeasurement.timeline``: bytes in use after each allocation, in time order, and
@@ -27,13 +36,15 @@ The measured peak comes from the traced run's allocator records
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from reportgen.derive.subclassed import is_not_called, is_own_weights
-from reportgen.facts import LayerFacts, MemoryMeasurement, ModelFacts
+from reportgen.facts import InternalTensor, LayerFacts, MemoryMeasurement, ModelFacts
 from reportgen.i18n import ByteCount, ByteSize, Names
 from reportgen.model import LiveStep, PeakDifference, PeakMemory, Prose, msg, sentences
+from reportgen.units import dtype_bytes
 
 MAX_NAMES = 5
 
@@ -43,6 +54,7 @@ class Tensor:
     """One output tensor: the row that writes it, and when it is written and last read."""
 
     row: str
+    """The row that writes it, or the name of a block's own tensor (``<block>#<n>``)."""
     produced: int
     """Step at which it is written."""
     last_use: int
@@ -162,7 +174,45 @@ def schedule(layers: tuple[LayerFacts, ...]) -> Schedule | Prose:
             outer = by_name[returned_by(name)]
             until = step.get(outer.block, end) if outer.block is not None else end
         tensors.append(Tensor(name, step[name], max(until, step[name])))
+    tensors.extend(_block_tensors(running, step))
     return Schedule(tuple(order), tuple(tensors))
+
+
+def _block_tensors(running: list[LayerFacts], step: Mapping[str, int]) -> list[Tensor]:
+    """The live ranges of the tensors blocks make with their own operations: from their
+    first reader's step to their last reader's, or to the block's own step (its end) when
+    the block reads them afterwards or that is not known."""
+    readers: dict[str, list[int]] = {}
+    for layer in running:
+        for source in layer.inbound or ():
+            readers.setdefault(source, []).append(step[layer.name])
+    found = []
+    for block in running:
+        for tensor in block.internal_tensors:
+            steps = readers.get(tensor.name)
+            if not steps or block.name not in step:
+                continue  # read by no row that runs: never live
+            until = max(steps) if tensor.read_by_block is False else step[block.name]
+            found.append(Tensor(tensor.name, min(steps), max(until, max(steps))))
+    return found
+
+
+def internal_sizes(facts: ModelFacts) -> dict[str, int | None]:
+    """Bytes of each tensor a block makes with its own operations, at the facts' batch
+    size; None where a dimension other than the batch, or its dtype's size, is unknown."""
+    return {
+        tensor.name: _tensor_bytes(tensor, facts.batch_size)
+        for layer in facts.layers
+        for tensor in layer.internal_tensors
+    }
+
+
+def _tensor_bytes(tensor: InternalTensor, batch: int) -> int | None:
+    width = dtype_bytes(tensor.dtype)
+    dims = [batch if i == 0 and d is None else d for i, d in enumerate(tensor.shape)]
+    if width is None or any(d is None for d in dims):
+        return None
+    return math.prod(int(d or 0) for d in dims) * width
 
 
 # ---------------------------------------------------------------- the derived peak
@@ -417,7 +467,9 @@ def _measured_note(facts: ModelFacts) -> Prose | None:
 def derive_peak(facts: ModelFacts, sizes: Mapping[str, int | None]) -> PeakMemory:
     """The derived peak and timeline of inference, and the measured peak beside them.
 
-    ``sizes`` are the rows' derived output bytes (a composite with ``output_of``: 0)."""
+    ``sizes`` are the rows' derived output bytes (a composite with ``output_of``: 0); the
+    blocks' own tensors are sized here (:func:`internal_sizes`)."""
+    sizes = {**internal_sizes(facts), **sizes}
     measured, measured_layer = _measured_peak(facts.memory)
     by_layer = measured_by_layer(facts.memory)
     note = _measured_note(facts)
