@@ -95,10 +95,16 @@ def _feedforward_width(layer: LayerFacts, gate: str) -> tuple[int, bool] | None:
 
 
 def _decoder_flops(
-    layer: LayerFacts, batch_size: int, gate: str | None, sliding_window: bool = False
+    layer: LayerFacts,
+    batch_size: int,
+    gate: str | None,
+    sliding_window: bool = False,
+    cross_attention: bool = False,
 ) -> Derivation:
-    """A decoder block's own ops; ``gate``: ``"swiglu"``, ``"geglu"`` or None (the feed-
-    forward is a sub-layer of its own, e.g. a mixture of experts)."""
+    """A decoder block's own ops; ``gate``: ``"swiglu"``, ``"geglu"``, ``"gelu"`` (a plain
+    feed-forward whose GELU the block applies between its two Dense sub-layers) or None (the
+    feed-forward is a sub-layer of its own, e.g. a mixture of experts). ``cross_attention``:
+    a third residual addition, around the attention to the encoder's output."""
     found = _sequence(layer)
     if found is None:
         return missing_shape(layer)
@@ -106,6 +112,10 @@ def _decoder_flops(
     s, d = Num(s_, Symbol("s")), Num(d_, Symbol("d"))
     n = batch_factor(batch_size)
     terms = _mask_and_residual_terms(s, d, n, sliding_window)
+    if cross_attention:
+        terms.append(Term("cross-attention residual AddV2", Product((s, d, *n))))
+    if layer.class_name == "FalconTransformerDecoder":
+        terms.extend(_alibi_terms(layer, s, n))
     note: Msg | None = None
     width_note: Msg | None = None
     if gate is not None:
@@ -138,6 +148,14 @@ def _decoder_flops(
             params=3 * d_ * f_,
             values=s_ * f_ * batch_size,
         )
+    elif gate == "gelu":
+        f = Num(f_, Symbol("f"))
+        terms.append(Term("GELU (tanh)", Product((Num(7), s, f, *n))))
+        note = msg(
+            "Between its two feed-forward projections the block applies the tanh "
+            "approximation of GELU itself (7 FLOPs per value, over s×f = %(values)s values).",
+            values=s_ * f_ * batch_size,
+        )
     return counted(
         terms,
         BLOCK_NOTE,
@@ -150,9 +168,49 @@ def _decoder_flops(
         msg("The sliding-window mask adds another comparison and minimum per query–key pair.")
         if sliding_window
         else None,
+        CROSS_RESIDUAL if cross_attention else None,
+        ALIBI_NOTE if layer.class_name == "FalconTransformerDecoder" else None,
         note,
         batch_note(batch_size),
     )
+
+
+CROSS_RESIDUAL = msg(
+    "It also attends to the encoder's output (cross-attention) and adds the residual around "
+    "that attention too (one more addition per value); the encoder's padding mask is only "
+    "cast and reshaped (no FLOPs)."
+)
+
+ALIBI_NOTE = msg(
+    "It builds the ALiBi position bias from the padding mask: each position's index (a "
+    "cumulative sum, minus 1, times the mask: 2 FLOPs per position) times each head's slope "
+    "(1 FLOP per head and position)."
+)
+
+
+def _alibi_terms(layer: LayerFacts, s: Num, n: list[Expr]) -> list[Term]:
+    """Falcon's ALiBi bias: (cumsum(mask) − 1)·mask per position (TF's profiler counts no
+    Cumsum), then × the h slopes (constants)."""
+    heads = layer.config.get("num_attention_heads")
+    if not isinstance(heads, int) or isinstance(heads, bool):
+        raise KeyError("num_attention_heads")
+    h = Num(heads, Symbol("h"))
+    return [
+        Term("ALiBi Sub, Mul", Product((Num(2), s, *n))),
+        Term("ALiBi slopes Mul", Product((h, s, *n))),
+    ]
+
+
+def plain_decoder_flops(layer: LayerFacts, batch_size: int) -> Derivation:
+    return _decoder_flops(layer, batch_size, None)
+
+
+def cross_decoder_flops(layer: LayerFacts, batch_size: int) -> Derivation:
+    return _decoder_flops(layer, batch_size, None, cross_attention=True)
+
+
+def gelu_decoder_flops(layer: LayerFacts, batch_size: int) -> Derivation:
+    return _decoder_flops(layer, batch_size, "gelu")
 
 
 def swiglu_decoder_flops(layer: LayerFacts, batch_size: int) -> Derivation:
@@ -191,19 +249,219 @@ def residual_block_flops(layer: LayerFacts, batch_size: int) -> Derivation:
     )
 
 
-CROSS_ATTENTION = msg(
-    "This decoder block also attends to an encoder's output (cross-attention): its own ops "
-    "then include a third residual addition and the encoder's padding mask, which reportgen "
-    "does not derive yet."
+def transformer_decoder_flops(layer: LayerFacts, batch_size: int) -> Derivation:
+    """keras-hub's TransformerDecoder (GPT-2's block): the causal mask merged with the
+    padding mask, and two residual additions; with cross-attention (BART's), a third."""
+    cross = "encoder_sequence" in layer.input_names
+    return _decoder_flops(layer, batch_size, None, cross_attention=cross)
+
+
+def _mask_terms(length: Num, n: list[Expr], name: str) -> list[Term]:
+    return [Term(f"{name} Sub, Mul", Product((Num(2), length, *n)))]
+
+
+ADDITIVE_MASK = msg(
+    "It turns the padding mask into an additive mask, (1 − mask)·(−10⁹): a subtraction and "
+    "a multiplication per key position and example."
 )
 
 
-def transformer_decoder_flops(layer: LayerFacts, batch_size: int) -> Derivation:
-    """keras-hub's TransformerDecoder (GPT-2's block): the causal mask merged with the
-    padding mask, and two residual additions; with cross-attention, not derived."""
-    if "encoder_sequence" in layer.input_names:
-        return unknown(CROSS_ATTENTION)
-    return _decoder_flops(layer, batch_size, None)
+def t5gemma_encoder_flops(layer: LayerFacts, batch_size: int) -> Derivation:
+    """T5Gemma's encoder layer: the additive padding mask (1 − mask)·(−1e9) per key
+    position, and two residual additions."""
+    found = _sequence(layer)
+    if found is None:
+        return missing_shape(layer)
+    s, d = Num(found[0], Symbol("s")), Num(found[1], Symbol("d"))
+    n = batch_factor(batch_size)
+    terms = [Term("residual AddV2", Product((Num(2), s, d, *n)))]
+    if "padding_mask" in layer.input_names:
+        terms = _mask_terms(s, n, "padding mask") + terms
+    return counted(
+        terms,
+        BLOCK_NOTE,
+        ADDITIVE_MASK if "padding_mask" in layer.input_names else None,
+        msg(
+            "It adds the residual around the attention and around the feed-forward (one "
+            "addition per value each)."
+        ),
+        batch_note(batch_size),
+    )
+
+
+def t5gemma_decoder_flops(layer: LayerFacts, batch_size: int) -> Derivation:
+    """T5Gemma's decoder layer: the causal comparison (s, s) once, the additive mask
+    (1 − mask)·(−1e9) per query–key pair and example, the encoder's additive padding mask,
+    three residual additions. A sliding-window layer adds ops not checked: unknown."""
+    if layer.config.get("layer_type") != "full_attention":
+        return unknown(
+            msg(
+                "This decoder layer uses sliding-window attention, whose mask ops were not "
+                "checked against the profiler, so no figure is given."
+            )
+        )
+    found = _sequence(layer)
+    if found is None:
+        return missing_shape(layer)
+    s_, d_ = found
+    s, d = Num(s_, Symbol("s")), Num(d_, Symbol("d"))
+    n = batch_factor(batch_size)
+    terms = [
+        Term("causal LessEqual", Product((s, s))),
+        Term("mask Sub, Mul", Product((Num(2), s, s, *n))),
+    ]
+    if "cross_attention_padding_mask" in layer.input_names:
+        shape = layer.input_shapes[layer.input_names.index("cross_attention_padding_mask")]
+        if len(shape) != 2 or shape[1] is None:
+            return missing_shape(layer)
+        t = Num(int(shape[1]), Symbol("t"))
+        terms += _mask_terms(t, n, "encoder padding mask")
+    terms.append(Term("residual AddV2", Product((Num(3), s, d, *n))))
+    return counted(
+        terms,
+        BLOCK_NOTE,
+        msg(
+            "It compares key and query positions once for the causal mask (one comparison "
+            "per query–key pair, no batch axis), merges it with the padding mask and turns "
+            "it into an additive mask, (1 − mask)·(−10⁹): a subtraction and a multiplication "
+            "per query–key pair and example; the encoder's padding mask (t key positions) "
+            "gets the same two ops per position. It adds the residual around the "
+            "self-attention, the cross-attention and the feed-forward (one addition per "
+            "value each)."
+        ),
+        batch_note(batch_size),
+    )
+
+
+def t5_layer_flops(layer: LayerFacts, batch_size: int) -> Derivation:
+    """T5's encoder or decoder layer: two residual additions (three in a decoder), the
+    gated feed-forward's multiply (its activation runs in the input projection, a Dense
+    sub-layer), and in the first decoder layer (the one not handed the position bias) the
+    causal mask: an AddV2 per position and a comparison per query–key pair, once; its merge
+    with the padding mask is a logical AND, which TF's profiler does not count."""
+    found = _sequence(layer)
+    if found is None:
+        return missing_shape(layer)
+    s_, d_ = found
+    s, d = Num(s_, Symbol("s")), Num(d_, Symbol("d"))
+    n = batch_factor(batch_size)
+    decoder = bool(layer.config.get("is_decoder"))
+    builds_mask = decoder and "position_bias" not in layer.input_names
+    terms: list[Term] = []
+    if builds_mask:
+        terms += [Term("mask AddV2", s), Term("mask GreaterEqual", Product((s, s)))]
+    terms.append(Term("residual AddV2", Product((Num(3 if decoder else 2), s, d, *n))))
+    gated = bool(layer.config.get("use_gated_activation"))
+    if gated:
+        width = layer.config.get("intermediate_dim")
+        if not isinstance(width, int) or isinstance(width, bool):
+            raise KeyError("intermediate_dim")
+        terms.append(Term("gate Mul", Product((Num(width, Symbol("f")), s, *n))))
+    return counted(
+        terms,
+        BLOCK_NOTE,
+        msg(
+            "It adds the residual around the self-attention, around the cross-attention (in "
+            "a decoder) and around the feed-forward (one addition per value each)."
+        ),
+        msg(
+            "The feed-forward is gated: the activation runs inside the input projection (a "
+            "sub-layer), and the block multiplies it with the gate projection (1 FLOP per "
+            "value, over s×f values)."
+        )
+        if gated
+        else None,
+        msg(
+            "As the first layer of the decoder it builds the causal mask, once for all "
+            "examples (one addition per position, one comparison per query–key pair); the "
+            "later layers receive it folded into the position bias. Its merge with the "
+            "padding mask is a logical AND, which TensorFlow's profiler does not count."
+        )
+        if builds_mask
+        else None,
+        batch_note(batch_size),
+    )
+
+
+def rwkv7_block_flops(layer: LayerFacts, batch_size: int) -> Derivation:
+    """RWKV-7's block: two residual additions, and with a padding mask, the channel mix's
+    input multiplied by it (one Mul per value)."""
+    found = _sequence(layer)
+    if found is None:
+        return missing_shape(layer)
+    s, d = Num(found[0], Symbol("s")), Num(found[1], Symbol("d"))
+    n = batch_factor(batch_size)
+    masked = "padding_mask" in layer.input_names
+    terms = [Term("residual AddV2", Product((Num(2), s, d, *n)))]
+    if masked:
+        terms.append(Term("padding Mul", Product((s, d, *n))))
+    return counted(
+        terms,
+        BLOCK_NOTE,
+        msg(
+            "It adds the residual around the time mix and around the channel mix (one "
+            "addition per value each)."
+        ),
+        msg(
+            "It multiplies the channel mix's input by the padding mask (one multiplication "
+            "per value)."
+        )
+        if masked
+        else None,
+        batch_note(batch_size),
+    )
+
+
+GATED_MLP = {
+    # class: (config key of f, config key of the activation, its FLOPs per value)
+    "SmolLM3MLP": ("intermediate_size", None, 2),
+    "T5GemmaMLP": ("intermediate_size", "hidden_activation", 7),
+    "EdRecGatedFeedForward": ("intermediate_dim", "activation", 7),
+}
+"""Gated feed-forward layers whose activation and gate multiply run in their own scope.
+SmolLM3's is SiLU (2 FLOPs per value); the others' is GELU, tanh approximation (7): T5Gemma
+names it ``gelu_approximate``, EdRec calls ``gelu(approximate=True)`` for ``"gelu"``."""
+
+TANH_GELU_NAME = {"T5GemmaMLP": "gelu_approximate", "EdRecGatedFeedForward": "gelu"}
+
+
+def gated_mlp_flops(layer: LayerFacts, batch_size: int) -> Derivation:
+    """act(gate(x)) · up(x): the activation and the multiply over s×f values; the three
+    projections are Dense sub-layers with rows of their own."""
+    width_key, act_key, per_value = GATED_MLP[layer.class_name]
+    if act_key is not None and layer.config.get(act_key) != TANH_GELU_NAME[layer.class_name]:
+        return unknown(
+            msg(
+                "This feed-forward's activation (%(activation)s) is not one whose ops "
+                "reportgen checked against the profiler, so no figure is given.",
+                activation=str(layer.config.get(act_key)),
+            )
+        )
+    found = _sequence(layer)
+    if found is None:
+        return missing_shape(layer)
+    width = layer.config.get(width_key)
+    if not isinstance(width, int) or isinstance(width, bool):
+        raise KeyError(width_key)
+    s, f = Num(found[0], Symbol("s")), Num(width, Symbol("f"))
+    n = batch_factor(batch_size)
+    name = "SiLU" if per_value == 2 else "GELU (tanh)"
+    return counted(
+        [
+            Term(name, Product((Num(per_value), s, f, *n))),
+            Term("gate Mul", Product((s, f, *n))),
+        ],
+        msg(
+            "The gate, up and down projections are Dense sub-layers with rows of their own; "
+            "this row counts the activation of the gate (%(act)s, %(per)s FLOPs per value) "
+            "and its element-wise product with the up projection (1 FLOP per value), over "
+            "s×f = %(values)s values.",
+            act=name,
+            per=per_value,
+            values=found[0] * width * batch_size,
+        ),
+        batch_note(batch_size),
+    )
 
 
 # ---------------------------------------------------------------- mixture of experts
@@ -329,9 +587,15 @@ declare(
 declare(
     "FalconTransformerDecoder",
     "GPTNeoXDecoder",
-    "BloomDecoder",
     "QwenMoeTransformerDecoder",
     "Qwen3MoeTransformerDecoder",
+    family=FAMILY,
+    params=COMPOSITE,
+    flops=plain_decoder_flops,
+    module=_HERE,
+)
+declare("BloomDecoder", family=FAMILY, params=COMPOSITE, flops=gelu_decoder_flops, module=_HERE)
+declare(
     "MixtralSparseMoeBlock",
     "QwenSparseMoeBlock",
     "Qwen3SparseMoeBlock",

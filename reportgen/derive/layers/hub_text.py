@@ -20,7 +20,19 @@ from __future__ import annotations
 
 from reportgen.derive.layers.attention import FAMILY as ATTENTION
 from reportgen.derive.layers.hub_attention import kernel_heads
-from reportgen.derive.layers.hub_blocks import EXPERTS_FLOPS, NOT_YET, experts_params
+from reportgen.derive.layers.hub_blocks import (
+    EXPERTS_FLOPS,
+    NOT_YET,
+    cross_decoder_flops,
+    experts_params,
+    gated_mlp_flops,
+    plain_decoder_flops,
+    residual_block_flops,
+    rwkv7_block_flops,
+    t5_layer_flops,
+    t5gemma_decoder_flops,
+    t5gemma_encoder_flops,
+)
 from reportgen.derive.layers.hub_blocks import FAMILY as BLOCKS
 from reportgen.derive.layers.normalization import FAMILY as NORMS
 from reportgen.derive.layers.normalization import rms_norm_flops, rms_norm_params
@@ -237,34 +249,71 @@ declare(
 
 # Blocks, feed-forward networks and mixtures made of sub-layers.
 declare(
-    "Gemma4TextDecoderBlock",
     "GptOssTransformerDecoder",
     "SmolLM3DecoderLayer",
-    "SmolLM3MLP",
-    "Qwen3_5TransformerDecoder",
-    "Qwen3_5MoeTransformerDecoder",
-    "Qwen3_5MoeMLP",
-    "T5GemmaDecoderLayer",
-    "T5GemmaEncoderLayer",
-    "T5GemmaMLP",
-    "T5TransformerLayer",
+    family=BLOCKS,
+    params=COMPOSITE,
+    flops=plain_decoder_flops,
+    module=_HERE,
+)
+declare(
     "WhisperDecoder",
-    "WhisperEncoder",
     "MoonshineDecoderBlock",
+    "EdRecDecoderBlock",
+    family=BLOCKS,
+    params=COMPOSITE,
+    flops=cross_decoder_flops,
+    module=_HERE,
+)
+# Their padding masks are only cast, reshaped or passed on (the profiler counts 2·s·d).
+declare(
+    "WhisperEncoder",
     "MoonshineEncoderBlock",
-    "MoonshineMLP",
     "RoformerV2Encoder",
     "ESMEncoder",
     "DisentangledAttentionEncoder",
+    "EdRecEncoderBlock",
+    "FNetEncoder",
+    family=BLOCKS,
+    params=COMPOSITE,
+    flops=residual_block_flops,
+    module=_HERE,
+)
+declare(
+    "T5GemmaEncoderLayer",
+    family=BLOCKS,
+    params=COMPOSITE,
+    flops=t5gemma_encoder_flops,
+    module=_HERE,
+)
+declare(
+    "T5GemmaDecoderLayer",
+    family=BLOCKS,
+    params=COMPOSITE,
+    flops=t5gemma_decoder_flops,
+    module=_HERE,
+)
+declare("T5TransformerLayer", family=BLOCKS, params=COMPOSITE, flops=t5_layer_flops, module=_HERE)
+declare("RWKV7_Block", family=BLOCKS, params=COMPOSITE, flops=rwkv7_block_flops, module=_HERE)
+declare(
+    "SmolLM3MLP",
+    "T5GemmaMLP",
+    "EdRecGatedFeedForward",
+    family=BLOCKS,
+    params=COMPOSITE,
+    flops=gated_mlp_flops,
+    module=_HERE,
+)
+declare(
+    "Gemma4TextDecoderBlock",
+    "Qwen3_5TransformerDecoder",
+    "Qwen3_5MoeTransformerDecoder",
+    "Qwen3_5MoeMLP",
+    "MoonshineMLP",
     "RelativeEmbedding",
     "XLNetEncoder",
     "ContentAndQueryEmbedding",
-    "EdRecDecoderBlock",
-    "EdRecEncoderBlock",
-    "EdRecGatedFeedForward",
-    "FNetEncoder",
     "MaskedLMHead",
-    "RWKV7_Block",
     "RWKV7ChannelMix",
     "RWKV7TimeMix",
     "SAMMaskDecoder",
