@@ -961,3 +961,18 @@ TESTED = (
     {c["class_name"] for c in PARAM_CASES} | {c["class_name"] for c in FLOPS_CASES} | set(SIBLINGS)
 )
 """Every kind whose rules this file checks (``tests/test_derive_layers.py`` counts them)."""
+
+
+def test_a_cross_attention_mask_is_compared_element_by_element() -> None:
+    """An encoder's padding mask (1, S) broadcast over the queries costs S comparisons, not
+    T×S (keras-hub's Bart: 600,080 against the self-attention's 600,320 at 16 tokens)."""
+    self_attention = next(c for c in CASES if c["class_name"] == "CachedMultiHeadAttention")
+    cross = dict(self_attention, name="cross_attention")
+    cross["inputs"] = (
+        ("query", (None, 8, 16)),
+        ("value", (None, 8, 16)),
+        ("attention_mask", (None, 1, 8)),
+    )
+    facts = case_facts(cross)
+    assert derive_flops(facts, 1).value == self_attention["flops"] - 8 * 8 + 8
+    assert derive_flops(facts, 3).value == 3 * (self_attention["flops"] - 8 * 8 + 8)

@@ -473,12 +473,24 @@ def cached_mha_flops(layer: LayerFacts, batch_size: int) -> Derivation:
     if "attention_mask" not in layer.input_names or derived.formula is None:
         return derived
     query = layer.input_shapes[0]
-    value = dict(zip(layer.input_names, layer.input_shapes, strict=False)).get("value", query)
+    named = dict(zip(layer.input_names, layer.input_shapes, strict=False))
+    value = named.get("value", query)
     if len(query) != 3 or len(value) != 3 or query[1] is None or value[1] is None:
         return derived
+    # One comparison per element of the mask as the block passes it: (T, S) for a causal
+    # self-attention mask, (1, S) for an encoder's padding mask broadcast over the queries.
+    rows, columns = int(query[1]), int(value[1])
+    given = named.get("attention_mask", ())
+    if len(given) == 3 and given[1] is not None and given[2] is not None:
+        rows, columns = int(given[1]), int(given[2])
     mask = Term(
         "mask Greater",
-        Product((Num(int(query[1]), Symbol("T")), Num(int(value[1]), Symbol("S")))),
+        Product(
+            (
+                Num(rows, Symbol("T") if rows == query[1] else None),
+                Num(columns, Symbol("S") if columns == value[1] else None),
+            )
+        ),
     )
     if batch_size != 1:
         mask = Term(mask.label, Product((*batch_factor(batch_size), mask.expr)))
@@ -488,7 +500,7 @@ def cached_mha_flops(layer: LayerFacts, batch_size: int) -> Derivation:
         Sum((*parts, mask)),
         sentences(
             derived.explanation,
-            msg("The mask is compared once per query–key pair (1 FLOP each)."),
+            msg("The mask is compared once per element (1 FLOP each)."),
         ),
     )
 
