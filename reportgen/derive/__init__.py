@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from reportgen.derive.decoder import derive_decoder
 from reportgen.derive.fits import derive_scaling
 from reportgen.derive.layers import derive_flops, derive_params, family_of, generic_params
-from reportgen.derive.layers.dispatch import config_error_note
+from reportgen.derive.layers.dispatch import config_error_note, weight_terms
 from reportgen.derive.liveness import derive_peak
 from reportgen.derive.measured import layer_time, measured_memory
 from reportgen.derive.memory import derive_activation, open_inputs, output_of_activation
@@ -28,7 +28,7 @@ from reportgen.derive.subclassed import (
     unknown_total,
 )
 from reportgen.derive.training import derive_training
-from reportgen.expr import Expr, Formula, Num, Product, Sum, Term
+from reportgen.expr import Expr, Formula, Num, Sum, Term
 from reportgen.facts import LayerFacts, ModelFacts
 from reportgen.i18n import Names
 from reportgen.model import (
@@ -180,18 +180,6 @@ class Blocks:
         return found
 
 
-def _own_terms(layer: LayerFacts) -> list[Expr]:
-    return [
-        Term(
-            weight.name.rsplit("/", 1)[-1],
-            Product(tuple(Num(d) for d in weight.shape))
-            if len(weight.shape) > 1
-            else Num(weight.shape[0] if weight.shape else 1),
-        )
-        for weight in layer.weights
-    ]
-
-
 def _block_params(layer: LayerFacts, subs: list[LayerReport]) -> Derivation:
     """A block's parameters: Σ its sub-layers' rows + the weights it owns directly (counted
     generically: no sub-layer's formula covers them)."""
@@ -209,7 +197,7 @@ def _block_params(layer: LayerFacts, subs: list[LayerReport]) -> Derivation:
         )
     terms: list[Expr] = [Term(sub.short_name, Num(sub.params.value or 0)) for sub in subs]
     terms = [t for t, sub in zip(terms, subs, strict=True) if sub.params.value]
-    own = _own_terms(layer)
+    own = list(weight_terms(layer))
     terms += own
     expr: Expr = Num(0) if not terms else terms[0] if len(terms) == 1 else Sum(tuple(terms))
     summed = msg(

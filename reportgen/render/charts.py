@@ -258,14 +258,7 @@ def decoder_chart(report: ModelReport) -> str | None:
     decoder = report.decoder
     if decoder is None:
         return None
-    import matplotlib
-
-    buffer = io.StringIO()
-    with matplotlib.rc_context({**_RC, "font.size": 8.0}), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
-        fig = _decoder_figure(decoder)
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
-    return buffer.getvalue()
+    return _svg(8.0, lambda: _decoder_figure(decoder))
 
 
 def _decoder_figure(decoder: DecoderMemory) -> Figure:
@@ -375,14 +368,7 @@ def scaling_chart(report: ModelReport) -> str | None:
         row.inference_bytes or row.training_bytes for row in scaling.rows
     ):
         return None
-    import matplotlib
-
-    buffer = io.StringIO()
-    with matplotlib.rc_context({**_RC, "font.size": 8.0}), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
-        fig = _scaling_figure(scaling)
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
-    return buffer.getvalue()
+    return _svg(8.0, lambda: _scaling_figure(scaling))
 
 
 def _scaling_figure(scaling: MemoryScaling) -> Figure:
@@ -569,16 +555,22 @@ def _layout(spec: _ChartSpec, names: Sequence[str]) -> _Layout:
 
 
 def _render(spec: _ChartSpec) -> str:
-    import matplotlib
-
     names = [chart_label(n) for n in spec.names]
     layout = _layout(spec, names)
+    return _svg(layout.font_pt, lambda: _figure(spec, names, layout))
+
+
+def _svg(font_pt: float, make_figure: Callable[[], Figure]) -> str:
+    """The figure ``make_figure`` draws, as a byte-stable SVG document: every chart's
+    settings (``_RC``) in effect while it is drawn and saved, no date in the file."""
+    import matplotlib
+
     buffer = io.StringIO()
-    with matplotlib.rc_context({**_RC, "font.size": layout.font_pt}), warnings.catch_warnings():
+    with matplotlib.rc_context({**_RC, "font.size": font_pt}), warnings.catch_warnings():
         # Without a CJK font, matplotlib warns for every Chinese glyph it measures; the
         # text stays text and the reader's browser draws it, so the warning is noise.
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
-        fig = _figure(spec, names, layout)
+        fig = make_figure()
         fig.savefig(buffer, format="svg", metadata={"Date": None})
     return buffer.getvalue()
 

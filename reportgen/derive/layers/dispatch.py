@@ -144,6 +144,19 @@ def _impossible_params(class_name: str, value: int) -> Msg:
     )
 
 
+def weight_terms(layer: LayerFacts) -> tuple[Term, ...]:
+    """One term per weight the layer holds: its shape's product, labelled by weight name."""
+    return tuple(
+        Term(
+            weight.name.rsplit("/", 1)[-1],
+            Product(tuple(Num(d) for d in weight.shape))
+            if len(weight.shape) > 1
+            else Num(weight.shape[0] if weight.shape else 1),
+        )
+        for weight in layer.weights
+    )
+
+
 def generic_params(layer: LayerFacts, reason: Prose | None = None) -> Derivation:
     """Σ over the layer's weights of the product of each shape, labelled by weight name.
 
@@ -160,15 +173,7 @@ def generic_params(layer: LayerFacts, reason: Prose | None = None) -> Derivation
             ),
             Formula(Num(0)),
         )
-    terms = tuple(
-        Term(
-            weight.name.rsplit("/", 1)[-1],
-            Product(tuple(Num(d) for d in weight.shape))
-            if len(weight.shape) > 1
-            else Num(weight.shape[0] if weight.shape else 1),
-        )
-        for weight in layer.weights
-    )
+    terms = weight_terms(layer)
     found = Formula(Sum(terms) if len(terms) > 1 else terms[0])
     if reason is None:
         explanation: Prose = msg(
