@@ -7,7 +7,7 @@ position embedding per token; the encoder then sees a sequence like a text model
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from reportgen.derive.layers.applications import layer_scale_flops
 from reportgen.derive.layers.convention import batch_note, counted, missing_shape, per_value
@@ -222,86 +222,56 @@ def _input_channels(layer: LayerFacts, fallback: object = None) -> int | None:
     return int(fallback) if isinstance(fallback, int) and fallback > 0 else None
 
 
-def _clip_layout(layer: LayerFacts) -> TokenLayout | None:
-    """CLIPVisionEmbedding: no-bias projection, class token, (P+1) positions and their ids."""
+def _projection(
+    layer: LayerFacts, *, bias: bool, channels_fallback: object = None
+) -> TokenLayout | None:
+    """The patch projection of a layer configured by ``patch_size``, ``image_size`` and
+    ``hidden_dim`` (CLIP, SigLIP, PaliGemma, DeiT), before its tokens and positions; None
+    when the input's channels are not known."""
     patch = _square(layer.config["patch_size"])
-    image = _square(layer.config["image_size"])
-    channels = _input_channels(layer)
+    channels = _input_channels(layer, channels_fallback)
     if channels is None:
         return None
-    patches = _grid(image, patch)
-    return TokenLayout(
-        patch,
-        channels,
-        int(layer.config["hidden_dim"]),
-        patches,
-        bias=False,
-        tokens=(("class token", 1),),
-        positions=patches + 1,
-        position_ids=patches + 1,
-        lookup=True,
+    patches = _grid(_square(layer.config["image_size"]), patch)
+    return TokenLayout(patch, channels, int(layer.config["hidden_dim"]), patches, bias=bias)
+
+
+def _clip_layout(layer: LayerFacts) -> TokenLayout | None:
+    """CLIPVisionEmbedding: no-bias projection, class token, (P+1) positions and their ids."""
+    base = _projection(layer, bias=False)
+    if base is None:
+        return None
+    rows = base.patches + 1
+    return replace(
+        base, tokens=(("class token", 1),), positions=rows, position_ids=rows, lookup=True
     )
 
 
 def _siglip_layout(layer: LayerFacts) -> TokenLayout | None:
     """SigLIPVisionEmbedding: projection with bias, P positions and their ids, no class token."""
-    patch = _square(layer.config["patch_size"])
-    image = _square(layer.config["image_size"])
-    channels = _input_channels(layer)
-    if channels is None:
+    base = _projection(layer, bias=True)
+    if base is None:
         return None
-    patches = _grid(image, patch)
-    return TokenLayout(
-        patch,
-        channels,
-        int(layer.config["hidden_dim"]),
-        patches,
-        bias=True,
-        positions=patches,
-        position_ids=patches,
-        lookup=True,
-    )
+    return replace(base, positions=base.patches, position_ids=base.patches, lookup=True)
 
 
 def _pali_gemma_layout(layer: LayerFacts) -> TokenLayout | None:
     """PaliGemmaVitEmbeddings: projection with bias, P positions (ids are a constant)."""
-    patch = _square(layer.config["patch_size"])
-    image = _square(layer.config["image_size"])
-    channels = _input_channels(layer, layer.config.get("num_channels"))
-    if channels is None:
+    base = _projection(layer, bias=True, channels_fallback=layer.config.get("num_channels"))
+    if base is None:
         return None
-    patches = _grid(image, patch)
-    return TokenLayout(
-        patch,
-        channels,
-        int(layer.config["hidden_dim"]),
-        patches,
-        bias=True,
-        positions=patches,
-        lookup=True,
-    )
+    return replace(base, positions=base.patches, lookup=True)
 
 
 def _deit_layout(layer: LayerFacts) -> TokenLayout | None:
     """DeiTEmbeddings: class and distillation tokens (and a mask token), P+2 positions."""
-    patch = _square(layer.config["patch_size"])
-    image = _square(layer.config["image_size"])
-    channels = _input_channels(layer, layer.config.get("num_channels"))
-    if channels is None:
+    base = _projection(layer, bias=True, channels_fallback=layer.config.get("num_channels"))
+    if base is None:
         return None
-    patches = _grid(image, patch)
     tokens = [("class token", 1), ("distillation token", 1)]
     if layer.config.get("use_mask_token"):
         tokens.append(("mask token", 1))
-    return TokenLayout(
-        patch,
-        channels,
-        int(layer.config["hidden_dim"]),
-        patches,
-        bias=True,
-        tokens=tuple(tokens),
-        positions=patches + 2,
-    )
+    return replace(base, tokens=tuple(tokens), positions=base.patches + 2)
 
 
 def _dino_tokens(layer: LayerFacts) -> list[tuple[str, int]]:
