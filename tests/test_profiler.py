@@ -44,6 +44,22 @@ def test_plan_passes(
     assert plan_passes(first_pass_s, steps, warmup)[1] >= 3
 
 
+@pytest.mark.parametrize(
+    ("second_pass_s", "steps", "planned"),
+    [
+        (0.002, None, (2, 5)),  # LeNet: cheap once warm, the full protocol
+        (0.099, None, (2, 5)),
+        (0.1, None, (2, 3)),  # VGG16 (0.3 s once warm): both warm-ups, the median of 3
+        (0.3, 5, (2, 5)),  # a count the caller gave is kept
+        (None, None, (2, 5)),
+    ],
+)
+def test_plan_passes_after_a_slow_warm_pass(
+    second_pass_s: float | None, steps: int | None, planned: tuple[int, int]
+) -> None:
+    assert plan_passes(0.3, steps, None, second_pass_s) == planned
+
+
 def test_phase_logs_wall_and_cpu_time(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("INFO", logger=PHASE_LOGGER)
     with phase("outer"), phase("inner"):

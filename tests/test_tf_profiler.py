@@ -119,3 +119,27 @@ def test_profiler_is_stopped_when_a_step_fails(tmp_path: Path) -> None:
     # A second profiler can start: the first was stopped.
     tf.profiler.experimental.start(str(tmp_path / "again"))
     tf.profiler.experimental.stop()
+
+
+def test_trace_taken_from_the_converter_is_the_one_it_writes_as_text(
+    lenet_profile: tuple[ProfileMeasurement, Path], tmp_path: Path
+) -> None:
+    """The trace's events are taken from xprof's stream as dicts, not from the JSON text it
+    writes of them: the same trace, the same file bytes."""
+    from reportgen.collect import profiler
+
+    _, out = lenet_profile
+    xplane = next((out / PROFILE_DIR).glob("plugins/profile/*/*.xplane.pb"))
+    direct = profiler._chrome_trace_without_text(xplane)
+    assert direct is not None, "xprof's internals changed: the conversion takes the long way"
+    public = dict(direct)
+    original = profiler._chrome_trace_without_text
+    try:
+        profiler._chrome_trace_without_text = lambda _: None  # type: ignore[assignment]
+        public = profiler.convert_to_chrome_trace(xplane)
+    finally:
+        profiler._chrome_trace_without_text = original
+    assert direct == public
+    profiler.write_chrome_trace(direct, tmp_path / "direct.json.gz")
+    profiler.write_chrome_trace(public, tmp_path / "public.json.gz")
+    assert (tmp_path / "direct.json.gz").read_bytes() == (tmp_path / "public.json.gz").read_bytes()

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO
 
 from reportgen.articles import article_root, read_article
+from reportgen.collect.forkserver import ForkServer, WorkerProcess, start_worker
 from reportgen.config import ModelSpec
 from reportgen.errors import CollectError, ConfigError, ReportgenError
 from reportgen.units import fmt_bytes
@@ -70,16 +71,17 @@ class WorkerGroup:
     """Bytes of resident memory a worker may use before it is stopped."""
     poll_seconds: float = 0.1
     stopping: threading.Event = field(default_factory=threading.Event)
+    fork_server: ForkServer | None = None
+    """Forks the workers from a process that imported TensorFlow once; None: each worker
+    is a fresh ``python -m`` process (:mod:`reportgen.collect.forkserver`)."""
 
     def run(
         self, argv: list[str], log: IO[bytes], env: dict[str, str], timeout: float | None, slug: str
     ) -> int:
         """Run one worker to completion; raise CollectError on timeout or memory limit."""
         started = time.monotonic()
-        # A session of its own: the worker and anything it starts die together.
-        proc = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
+        # A process group of its own: the worker and anything it starts die together.
+        proc = start_worker(argv, log, env, self.fork_server)
         try:
             while True:
                 try:
@@ -105,7 +107,7 @@ class WorkerGroup:
         self.stopping.set()
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+def _kill_group(proc: WorkerProcess) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -121,12 +123,12 @@ def resident_bytes(pid: int) -> int | None:
 
 
 def default_memory_limit(jobs: int) -> int | None:
-    """80 % of physical memory shared among the workers that run at once."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError):
-        return None
-    return int(total * 0.8 / max(1, jobs))
+    """80 % of the memory this process may use (a CI container's cgroup limit where one is
+    set, else the physical memory), shared among the workers that run at once."""
+    from reportgen.jobs import detect_machine
+
+    total = detect_machine().memory_bytes
+    return None if total is None else int(total * 0.8 / max(1, jobs))
 
 
 def collect_one(
@@ -206,7 +208,9 @@ def collect_models(
     it propagates: no worker outlives the build.
     """
     out.mkdir(parents=True, exist_ok=True)
-    group = WorkerGroup(memory_limit=memory_limit)
+    group = WorkerGroup(
+        memory_limit=memory_limit, fork_server=ForkServer() if len(specs) > 1 else None
+    )
     done: dict[str, Path] = {}
     failed: dict[str, CollectError] = {}
 
@@ -241,4 +245,6 @@ def collect_models(
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        if group.fork_server is not None:
+            group.fork_server.close()
     return done, failed

@@ -1,4 +1,5 @@
-"""The collect worker: one model, one process. Run as ``python -m reportgen.collect.worker``.
+"""The collect worker: one model, one process. Run as ``python -m reportgen.collect.worker``,
+or forked as if so by :mod:`reportgen.collect.forkserver` (TensorFlow imported once).
 
 It reads a request (JSON: the model spec, whether to profile, and ``unsafe_load``: whether
 a Keras file may run code while it loads, set by ``--unsafe-load``) and writes
@@ -27,7 +28,8 @@ from reportgen.facts import CollectNote, ModelFacts
 EXIT_MODEL_FAILED = 3
 
 
-def _quiet_tensorflow() -> None:
+def quiet_tensorflow() -> None:
+    """TensorFlow's C++ logging down to warnings, and Keras on TensorFlow, unless set."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
@@ -181,8 +183,10 @@ def measure_keras(
     )
     from reportgen.collect.keras_facts import input_vocabularies, row_names
     from reportgen.collect.profiler import ProfileError, profile_forward
+    from reportgen.collect.tensorboard import TracedRun
 
     traced: TracedForward | None = None
+    run = TracedRun(spec.slug)  # the graph run, kept for TensorBoard when profiling
     unprofiled = "the forward pass was not traced"
 
     def measure() -> Any:
@@ -194,13 +198,14 @@ def measure_keras(
         except TraceFailure as exc:
             unprofiled = exc.unprofiled
             raise
-        return measure_graph(model, spec.batch_size, traced)
+        return measure_graph(model, spec.batch_size, traced, run.keep if profile else None)
 
     def run_profiler() -> Any:
         if traced is None:  # the trace failed: the profiler says why in its own words
             raise ProfileError(unprofiled)
         assert out is not None  # collect_object checked it
-        return profile_forward(traced.function, traced.sample_inputs(), out, traced.index)
+        measured = profile_forward(traced.function, traced.sample_inputs(), out, traced.index)
+        return run.publish(measured, out)
 
     return with_measurements(facts, measure, run_profiler if profile else None)
 
@@ -212,7 +217,9 @@ def _collect_graph(
     from reportgen.collect.graph_run import measure_graph_model
     from reportgen.collect.graphdef import graph_forward, sample_inputs
     from reportgen.collect.profiler import profile_forward
+    from reportgen.collect.tensorboard import TracedRun
 
+    run = TracedRun(spec.slug)
     with phase("graph layout"):
         layout = graph_layout(model)
         facts = graph_model_facts(model, layout, spec)
@@ -223,11 +230,13 @@ def _collect_graph(
         assert out is not None  # collect_object checked it
         inputs = sample_inputs(model, spec.batch_size)
         forward = graph_forward(model)
-        return profile_forward(forward, inputs, out, layout.index)
+        return run.publish(profile_forward(forward, inputs, out, layout.index), out)
 
     return with_measurements(
         facts,
-        lambda: measure_graph_model(model, layout.index, spec.batch_size),
+        lambda: measure_graph_model(
+            model, layout.index, spec.batch_size, run.keep if profile else None
+        ),
         run_profiler if profile else None,
     )
 
@@ -283,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 2:
         print("usage: python -m reportgen.collect.worker REQUEST.json OUT_DIR", file=sys.stderr)
         return 2
-    _quiet_tensorflow()
+    quiet_tensorflow()
     _log_phases()
     request = json.loads(Path(args[0]).read_text(encoding="utf-8"))
     out = Path(args[1])
@@ -310,6 +319,21 @@ def _exit(status: int) -> None:
     """
     gc.freeze()
     sys.exit(status)
+
+
+def exit_forked(status: int) -> None:
+    """:func:`_exit` for a worker forked by :mod:`reportgen.collect.forkserver`: the exit
+    handlers run and the output is flushed, then the process ends at once. Unwinding
+    would run the server's code below this child's frames."""
+    import atexit
+
+    gc.freeze()
+    try:
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(status)
 
 
 if __name__ == "__main__":
