@@ -26,8 +26,8 @@ still read: per layer ``parent``, ``calls``, ``call_input_shapes``, ``call_outpu
 ``open_output_shapes``, ``config_error``, ``inbound``, ``internal_tensors`` (left out of
 the file when empty, so facts of models without composite blocks read as before); per
 model ``optimizer``, ``sequence_length``, ``input_shapes``, ``memory_budget_gib``; per
-memory measurement ``timeline``. ``notes`` hold keyed objects (:class:`CollectNote`) now;
-the English sentences older collectors wrote there still read.
+memory measurement ``timeline``; per profile ``events_file``. ``notes`` hold keyed objects
+(:class:`CollectNote`) now; the English sentences older collectors wrote there still read.
 """
 
 MAX_FACTS_BYTES = 512 * MiB
@@ -248,6 +248,10 @@ class ProfileMeasurement:
     """Chrome-trace JSON (gzip), relative to the model's collected directory."""
     profile_dir: str | None
     """Raw profile (``plugins/profile/<run>/*.xplane.pb``), relative to the same."""
+    events_file: str | None = None
+    """TensorBoard events file (the graph and the RunMetadata of the traced session run,
+    tagged with the slug), relative to the same, directly inside ``profile_dir``; None when
+    not written, and in facts collected before it was."""
 
 
 @dataclass(frozen=True)
@@ -463,6 +467,7 @@ def _memory_from_dict(data: dict[str, Any] | None) -> MemoryMeasurement | None:
 def _profile_from_dict(data: dict[str, Any] | None) -> ProfileMeasurement | None:
     if data is None:
         return None
+    check_events_file(data.get("events_file"), data.get("profile_dir"))
     ops = tuple(
         OpTime(**{**_known(OpTime, op), "times_us": tuple(op["times_us"])}) for op in data["ops"]
     )
@@ -473,6 +478,30 @@ def _profile_from_dict(data: dict[str, Any] | None) -> ProfileMeasurement | None
             "layer_time_us": dict(data["layer_time_us"]),
         }
     )
+
+
+EVENTS_PREFIX = "events.out.tfevents."
+"""How a TensorBoard events file's name starts (TensorBoard reads no other)."""
+
+
+def check_events_file(events_file: object, profile_dir: object) -> None:
+    """Refuse an events file that is not a file named ``events.out.tfevents.*`` directly
+    inside the profile folder: collected facts may come from elsewhere, and the site
+    publishes the profile folder, nothing beside it."""
+    if events_file is None:
+        return
+    name = events_file.rsplit("/", 1)[-1] if isinstance(events_file, str) else ""
+    if (
+        not isinstance(profile_dir, str)
+        or events_file != f"{profile_dir.rstrip('/')}/{name}"
+        or not name.startswith(EVENTS_PREFIX)
+        or "\\" in events_file
+        or any(part in ("", ".", "..") for part in events_file.split("/"))
+    ):
+        raise ReportgenError(
+            f"profile.events_file: refusing {short(events_file)}, which is not an events "
+            f"file inside the profile folder {short(profile_dir)}"
+        )
 
 
 def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:

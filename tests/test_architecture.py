@@ -217,8 +217,8 @@ def test_the_import_reader_sees_every_import_and_every_cycle() -> None:
 COLLECT_LAYERS = {
     "tool": ("log", "opindex", "graphdef"),
     "source": ("source", "keras_facts", "graph_facts"),
-    "measurement": ("graph_run", "profiler"),
-    "orchestration": ("__init__", "worker"),
+    "measurement": ("graph_run", "profiler", "tensorboard"),
+    "orchestration": ("__init__", "worker", "forkserver"),
 }
 MAY_IMPORT = {
     "tool": {"tool"},

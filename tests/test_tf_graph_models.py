@@ -32,6 +32,17 @@ LENET_LAYERS = [
     ("dropout", "Dropout"),
     ("fc2", "Dense"),
 ]
+LENET_INBOUND = {
+    "x": (),
+    "conv1": ("x",),
+    "pool1": ("conv1",),
+    "conv2": ("pool1",),
+    "pool2": ("conv2",),
+    "flatten": ("pool2",),
+    "fc1": ("flatten",),
+    "dropout": ("fc1",),
+    "fc2": ("dropout",),
+}
 
 
 def spec(slug: str, source: str, **extra: Any) -> ModelSpec:
@@ -169,6 +180,95 @@ def test_lenet_tf_runtime_memory(lenet_tf: tuple[ModelFacts, ModelReport]) -> No
     assert (moved.op, moved.op_type, moved.owner_layer) == ("conv1/Relu", "Relu", "pool1")
     weight_reads = [op for op in facts.memory.ops if op.op == "conv1/Conv2D"]
     assert weight_reads and weight_reads[0].layer == "conv1"
+
+
+def test_graph_rows_record_what_they_read(
+    lenet_tf: tuple[ModelFacts, ModelReport],
+    frozen: tuple[ModelFacts, ModelReport],
+    keras_lenet: ModelReport,
+) -> None:
+    """Who reads what comes from the graph's data edges, so liveness finds the peak the
+    Keras LeNet has: conv1's output and pool1's, live together while pool1 runs."""
+    for facts, report in (lenet_tf, frozen):
+        assert {layer.name: layer.inbound for layer in facts.layers} == LENET_INBOUND
+        assert report.totals.peak_activation_bytes is not None
+        assert report.totals.peak_activation_bytes == keras_lenet.totals.peak_activation_bytes
+        assert report.totals.peak_layer == keras_lenet.totals.peak_layer == "pool1"
+
+
+def test_branching_function_records_who_reads_what() -> None:
+    """Two scopes read the input, an unscoped tf.identity passes one on, an add scope reads
+    both and the head reads the add and the input again: the peak is the hand-computed one."""
+    import tensorflow as tf
+
+    from reportgen.collect.graph_facts import (
+        graph_layout,
+        graph_model_facts,
+        graph_model_from_object,
+    )
+
+    class Branchy(tf.Module):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__(name="branchy")
+            with tf.name_scope("left"):
+                self.kernel = tf.Variable(tf.ones([4, 4]), name="kernel")
+
+        @tf.function(  # type: ignore[untyped-decorator]
+            input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")]
+        )
+        def __call__(self, x: Any) -> Any:
+            with tf.name_scope("left"):
+                left = tf.nn.relu(tf.matmul(x, self.kernel))
+            with tf.name_scope("right"):
+                right = tf.tanh(x)
+            right = tf.identity(right)  # of no row: it only passes right's output on
+            with tf.name_scope("add"):
+                total = left + right
+            with tf.name_scope("head"):
+                return tf.nn.softmax(total + x)
+
+    model = graph_model_from_object(Branchy(), "pkg:branchy")
+    facts = graph_model_facts(model, graph_layout(model), spec("branchy", "pkg:branchy"))
+    assert {layer.name: layer.inbound for layer in facts.layers} == {
+        "x": (),
+        "left": ("x",),
+        "right": ("x",),
+        "add": ("left", "right"),
+        "head": ("add", "x"),
+    }
+    report = derive_model(round_trip(facts))
+    # Every output is 4 float32 = 16 B per example (batch 1). While add runs, x (read again
+    # by head), left, right and add are live: 64 B; at head only x, add and head: 48 B.
+    assert report.totals.peak_activation_bytes == 4 * 16
+    assert report.totals.peak_layer == "add"
+
+
+def test_row_fed_by_an_op_of_no_row_reads_unknown_rows() -> None:
+    """An op outside the model's scope belongs to no row: the row reading it has unknown
+    inputs (never guessed), every other row keeps its own."""
+    import tensorflow as tf
+
+    from reportgen.collect.graph_facts import graph_layout, graph_model_from_object
+
+    @tf.function(  # type: ignore[untyped-decorator]
+        input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")]
+    )
+    def forward(x: Any) -> Any:
+        with tf.name_scope("model"), tf.name_scope("a"):
+            a = tf.tanh(x)
+        squared = tf.square(a)
+        with tf.name_scope("model/"):  # the same scope again, not model_1
+            with tf.name_scope("c"):
+                c = tf.nn.relu(squared)
+            with tf.name_scope("d"):
+                return a + c
+
+    layout = graph_layout(graph_model_from_object(forward, "pkg:forward"))
+    assert {layer.name: layer.inbound for layer in layout.layers if not layer.is_input} == {
+        "a": ("x",),
+        "c": None,
+        "d": ("a", "c"),
+    }
 
 
 def test_frozen_graph_round_trip(
@@ -418,6 +518,7 @@ def test_frozen_keras_model_layers_are_recognised(tmp_path: Path) -> None:
         ("head_1", "Dense"),
     ]
     assert report.mismatches == ()
+    assert facts.layers[6].inbound == ("relu6_1", "depthwise_1")
     assert report.totals.params == model.count_params()
     # The moving mean and variance are recognised by where they go (into the Rsqrt, and
     # subtracted from β), so the non-trainable count is Keras's too.

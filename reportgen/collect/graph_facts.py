@@ -19,7 +19,10 @@ Keras layer, so that the derive stage applies the same formulas:
 - its reference parameter count (``keras_params``) is the summed size of those weights:
   what the formula is checked against, as Keras's ``count_params()`` is for a Keras layer;
 - its input and output shapes are the static shapes of the tensors that cross the scope's
-  boundary, with the batch dimension unknown.
+  boundary, with the batch dimension unknown;
+- the layers it reads (``inbound``) are those whose ops made the data tensors entering it
+  (control inputs, weights and constants are no data), looked through an unscoped
+  ``Identity``; one made by an op of no layer leaves that layer's ``inbound`` unknown.
 
 Imports TensorFlow; only the collect worker process loads this module.
 """
@@ -336,7 +339,7 @@ class GraphLayer:
     """Node names of the ops whose outputs enter the scope from outside (its inputs)."""
     inbound: tuple[str, ...] | None = ()
     """The layers whose outputs it reads (:attr:`reportgen.facts.LayerFacts.inbound`); None
-    when an input comes from an op outside every layer."""
+    when an input comes from an op outside every layer that is not a pass-through."""
 
     @property
     def params(self) -> int:
@@ -492,10 +495,38 @@ def graph_layout(model: GraphModel) -> GraphLayout:
             for node in weight.all_nodes:
                 node_layer.setdefault(node, layer.name)
     for layer, _ in described:
-        readers = [node_layer.get(node) for node in layer.entering]
-        found = [reader for reader in readers if reader is not None]
-        layer.inbound = tuple(dict.fromkeys(found)) if len(found) == len(readers) else None
+        layer.inbound = _rows_read(layer.entering, node_layer, analysis)
     return GraphLayout(layers=layers, node_layer=node_layer, notes=notes)
+
+
+def _rows_read(
+    entering: tuple[str, ...], node_layer: dict[str, str], analysis: _Analysis
+) -> tuple[str, ...] | None:
+    """The rows a row reads, in the order its ops first read them (``entering`` is in op
+    order, each op's inputs in argument order); None when one comes from an op of no row.
+
+    Only data tensors enter a row (weights and constants never do), so every entering op
+    should be a row's or an input's; one that is not is an unknown reader, never guessed."""
+    rows: list[str] = []
+    for node in entering:
+        row = _producing_row(node, node_layer, analysis)
+        if row is None:
+            return None
+        rows.append(row)
+    return tuple(dict.fromkeys(rows))
+
+
+def _producing_row(node: str, node_layer: dict[str, str], analysis: _Analysis) -> str | None:
+    """The row whose output a node's tensor is: its own row, or, through ops of no row that
+    pass one tensor on unchanged (an unscoped ``tf.identity`` between two scopes), the row
+    of that tensor. Any other op of no row: None."""
+    while node not in node_layer:
+        op = analysis.graph.get_operation_by_name(node)
+        data = [tensor for tensor in op.inputs if analysis.is_data(tensor)]
+        if op.type not in PASS_THROUGH or len(data) != 1:
+            return None
+        node = data[0].op.name
+    return node_layer[node]
 
 
 def _check_unique_names(layers: list[GraphLayer]) -> None:

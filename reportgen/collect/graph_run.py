@@ -25,7 +25,7 @@ import contextlib
 import logging
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -860,8 +860,16 @@ def _count_flops(graph: Any, index: OpIndex) -> FlopsMeasurement:
 # Entry point
 
 
+OnRun = Callable[[Any, Any], None]
+"""Called with the imported graph and the RunMetadata of its traced run (``on_run`` of
+:func:`measure_graph`): the collect worker keeps both for TensorBoard."""
+
+
 def measure_graph(
-    model: Any, batch_size: int, traced: TracedForward | None = None
+    model: Any,
+    batch_size: int,
+    traced: TracedForward | None = None,
+    on_run: OnRun | None = None,
 ) -> tuple[MemoryMeasurement, FlopsMeasurement]:
     """Measure one inference forward pass of ``model`` at ``batch_size`` on random data.
 
@@ -876,11 +884,11 @@ def measure_graph(
     elif any(spec.shape[0] != batch_size for spec in traced.specs):
         raise ValueError(f"the forward pass was traced at another batch size than {batch_size}")
     feedable = _feedable_graph(model, traced)
-    return _measure(feedable, traced.layer_names, _input_layer_names(traced.layers))
+    return _measure(feedable, traced.layer_names, _input_layer_names(traced.layers), on_run)
 
 
 def measure_graph_model(
-    model: GraphModel, index: OpIndex, batch_size: int
+    model: GraphModel, index: OpIndex, batch_size: int, on_run: OnRun | None = None
 ) -> tuple[MemoryMeasurement, FlopsMeasurement]:
     """The same measurement for a graph without Keras (a tf.function, a frozen graph).
 
@@ -906,11 +914,14 @@ def measure_graph_model(
         index=index,
         init_feeds=model.init_feeds(),
     )
-    return _measure(feedable, list(index.layer_names), input_nodes)
+    return _measure(feedable, list(index.layer_names), input_nodes, on_run)
 
 
 def _measure(
-    feedable: _FeedableGraph, layer_names: list[str], input_layers: list[str]
+    feedable: _FeedableGraph,
+    layer_names: list[str],
+    input_layers: list[str],
+    on_run: OnRun | None = None,
 ) -> tuple[MemoryMeasurement, FlopsMeasurement]:
     with phase("import graph"):
         graph = import_graph(feedable.graph_def)
@@ -919,6 +930,8 @@ def _measure(
     )
     feedable.feeds.clear()  # drop our references to the weights as soon as the run is over
     feedable.init_feeds.clear()
+    if on_run is not None:
+        on_run(graph, metadata)
 
     with phase("read step stats"):
         runs = _node_runs(metadata)
