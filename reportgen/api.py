@@ -284,7 +284,10 @@ class Report:
     def save(self, out: str | os.PathLike[str]) -> Path:
         """Publish the one-model site into ``out`` (both languages), as ``reportgen build``
         does: the same pages, data and trace, with the same rules about what ``out`` may be
-        (empty, or a site reportgen made). Returns the folder."""
+        (empty, or a site reportgen made), and a history of this one build (the commit of
+        the current directory, as ``build`` records it for the built-in models). Returns the
+        folder."""
+        from reportgen.history import HistoryPlan, attach_histories, current_build
         from reportgen.pipeline import publish_site
         from reportgen.publish import check_out, protected_paths, publishing_lock
 
@@ -294,7 +297,9 @@ class Report:
         check_out(target, protected_paths(None, [(what, _absolute(source_file))]))
         collected = {self.slug: self._folder} if self._folder is not None else {}
         with publishing_lock(target, "save"):
-            publish_site([self.model], collected, target)
+            plan = HistoryPlan(build=current_build(Path.cwd().absolute()))
+            (model,) = attach_histories([self.model], plan).reports
+            publish_site([model], collected, target)
         return target
 
     def _repr_html_(self) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from reportgen.articles import LEADS_OUTSIDE, article_problem
+from reportgen.budget import Budget, parse_budget
 from reportgen.errors import ConfigError
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -71,6 +72,12 @@ class ModelSpec:
     memory_budget_gib: float | None = None
     """The memory the reader has in mind, in GiB: the page says the largest batch that fits
     in it, beside the common sizes (8, 16, 24, 40, 80 GiB)."""
+    budget: Budget | None = None
+    """``[models.budget]``: limits checked after rendering (:mod:`reportgen.budget`). Not
+    part of :meth:`to_dict`: a budget changes no collected fact."""
+    previous_slugs: tuple[str, ...] = ()
+    """Slugs this model was published under before: their history (``history/<slug>.json``
+    of the previous site) is carried into this slug's. Not part of :meth:`to_dict`."""
 
     @property
     def kind(self) -> str:
@@ -78,7 +85,10 @@ class ModelSpec:
         return source_kind(self.source) or "factory"
 
     def to_dict(self) -> dict[str, Any]:
+        """What collecting the model depends on (a worker's request, the facts' cache key)."""
         data = asdict(self)
+        del data["budget"]  # checked after rendering: it must not re-collect a model
+        del data["previous_slugs"]  # read when rendering, like the budget
         for key in ("input_shape", "inputs", "outputs"):
             value = getattr(self, key)
             data[key] = list(value) if value else None
@@ -104,6 +114,8 @@ class Config:
     path: Path | None = None
     out: str = "site"
     base_url: str | None = None
+    repository_url: str | None = None
+    """``https://github.com/owner/repo``: the model pages link each build's commit there."""
 
     @property
     def builtin(self) -> bool:
@@ -144,8 +156,10 @@ _MODEL_KEYS = {
     "memory_budget_gib": "a positive number of GiB (the memory to fit the model in)",
     "title": "a table with 'en' and 'zh' strings",
     "article": "a table with 'en' and 'zh' paths to Markdown files",
+    "budget": "a table of limits (see reportgen.budget)",
+    "previous_slugs": "a list of the slugs this model had before (each like 'slug')",
 }
-_TOP_KEYS = {"models", "out", "base_url"}
+_TOP_KEYS = {"models", "out", "base_url", "repository_url"}
 
 
 def _where(path: Path | None, key: str) -> str:
@@ -244,7 +258,27 @@ def _parse_model(raw: Any, index: int, path: Path | None, prefix: str) -> ModelS
         sequence_length=length,
         input_shapes=input_shapes,
         memory_budget_gib=float(budget) if budget is not None else None,
+        budget=(
+            parse_budget(raw["budget"], path, f"{where}.budget") if "budget" in raw else None
+        ),
+        previous_slugs=_previous_slugs(raw.get("previous_slugs", []), slug, path, where),
     )
+
+
+def _previous_slugs(raw: Any, slug: str, path: Path | None, where: str) -> tuple[str, ...]:
+    """``previous_slugs = ["old-name"]``: slugs (they name files read from the previous
+    site), each once, none the model's own."""
+    key = f"{where}.previous_slugs"
+    _expect(
+        isinstance(raw, list)
+        and all(isinstance(s, str) and bool(SLUG_RE.match(s)) and s != slug for s in raw)
+        and len(set(raw)) == len(raw),
+        path,
+        key,
+        "a list of other slugs, each once, of lowercase letters, digits, '-' or '_'",
+        raw,
+    )
+    return tuple(raw)
 
 
 def _positive_int(value: Any) -> bool:
@@ -377,7 +411,28 @@ def parse_config(data: dict[str, Any], path: Path | None, prefix: str = "") -> C
             "an absolute http(s) URL",
             base_url,
         )
-    return Config(models=models, path=path, out=out, base_url=base_url)
+    repository_url = data.get("repository_url")
+    if repository_url is not None:
+        _expect(
+            isinstance(repository_url, str) and _plain_http_url(repository_url),
+            path,
+            prefix + "repository_url",
+            "an absolute http(s) URL such as 'https://github.com/owner/repo'",
+            repository_url,
+        )
+    return Config(
+        models=models, path=path, out=out, base_url=base_url, repository_url=repository_url
+    )
+
+
+def _plain_http_url(value: str) -> bool:
+    """An http(s) URL with a host, without spaces, quotes or angle brackets."""
+    from urllib.parse import urlsplit
+
+    if any(c.isspace() or not c.isprintable() or c in "\"'<>`\\" for c in value):
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reportgen.budget import BudgetCheck, check_increases
 from reportgen.errors import ReportgenError
 from reportgen.jsonfile import MiB, check, load_json, schema
 from reportgen.units import fmt_int, fmt_us
@@ -232,6 +233,8 @@ class ModelDiff:
 class SiteDiff:
     models: list[ModelDiff]
     noise: TimeNoise
+    budgets: BudgetCheck = field(default_factory=BudgetCheck)
+    """The budgets the new reports carry, checked (:func:`reportgen.budget.check_increases`)."""
 
     def by_status(self, status: str) -> list[ModelDiff]:
         return [m for m in self.models if m.status == status]
@@ -353,7 +356,7 @@ def diff_sites(
     models = []
     for slug in [*new, *(s for s in old if s not in new)]:
         models.append(_diff_model(slug, old.get(slug), new.get(slug), noise))
-    return SiteDiff(models, noise)
+    return SiteDiff(models, noise, check_increases(old, new))
 
 
 def _diff_model(
@@ -453,7 +456,7 @@ def to_markdown(
     max_layers: int = DEFAULT_MAX_LAYERS,
     gate_failures: list[str] | None = None,
 ) -> str:
-    lines = ["### reportgen diff", ""]
+    lines = ["### reportgen diff", "", *_budget_lines(diff.budgets)]
     lines.append(f"{code(old_label)} → {code(new_label)}: " + _summary(diff) + ".")
     lines.append("")
     if gate_failures:
@@ -487,6 +490,17 @@ def to_markdown(
         lines += ["", "Unchanged: " + ", ".join(code(m.slug) for m in unchanged) + "."]
     lines += ["", _time_note(diff.noise)]
     return "\n".join(lines) + "\n"
+
+
+def _budget_lines(check: BudgetCheck) -> list[str]:
+    """Budget breaches first (a pull request's comment opens with them), then what could
+    not be checked; nothing when no report carries a budget."""
+    lines = []
+    if check.breaches:
+        lines += ["#### Budget breaches", "", *(f"- {line}" for line in check.breaches), ""]
+    if check.unchecked:
+        lines += ["Budgets not checked:", "", *(f"- {line}" for line in check.unchecked), ""]
+    return lines
 
 
 def _heading(metric: Metric) -> str:
@@ -529,6 +543,32 @@ def parse_fail_on(value: str | None) -> list[str]:
     return list(dict.fromkeys(kinds))
 
 
+@dataclass(frozen=True)
+class DiffOutcome:
+    """What ``reportgen diff`` prints and why it fails."""
+
+    markdown: str
+    gate_failures: list[str]
+    """``--fail-on`` kinds that changed."""
+    budget_breaches: list[str]
+    """One line per budget limit the new build breaks or cannot check: always a failure."""
+
+
+def compare(
+    old: Path,
+    new: Path,
+    fail_on: str | None = None,
+    noise: TimeNoise | None = None,
+    max_layers: int = DEFAULT_MAX_LAYERS,
+) -> DiffOutcome:
+    """Read both sides, compare them, and say what fails."""
+    kinds = parse_fail_on(fail_on)
+    diff = diff_sites(load_data(old), load_data(new), noise)
+    failures = diff.gate_failures(kinds)
+    markdown = to_markdown(diff, str(old), str(new), max_layers, failures)
+    return DiffOutcome(markdown, failures, list(diff.budgets.breaches))
+
+
 def run_diff(
     old: Path,
     new: Path,
@@ -536,8 +576,7 @@ def run_diff(
     noise: TimeNoise | None = None,
     max_layers: int = DEFAULT_MAX_LAYERS,
 ) -> tuple[str, list[str]]:
-    """The Markdown report and the gate failures (empty: the command succeeds)."""
-    kinds = parse_fail_on(fail_on)
-    diff = diff_sites(load_data(old), load_data(new), noise)
-    failures = diff.gate_failures(kinds)
-    return to_markdown(diff, str(old), str(new), max_layers, failures), failures
+    """The Markdown report and every failure: budget breaches, then the gate's (empty:
+    the command succeeds)."""
+    outcome = compare(old, new, fail_on, noise, max_layers)
+    return outcome.markdown, [*outcome.budget_breaches, *outcome.gate_failures]

@@ -96,11 +96,20 @@ def publish_site(
     out: Path,
     base_url: str | None = None,
     failures: dict[str, str] | None = None,
+    files: Mapping[str, str] | None = None,
 ) -> None:
-    """Render into a temporary directory, copy each model's trace files, swap into ``out``."""
+    """Render into a temporary directory, copy each model's trace files, swap into ``out``.
+
+    ``files`` (site path → text) are written too: the histories of models that failed.
+    """
 
     def build(tmp: Path) -> None:
-        render_site(reports, tmp, failures, base_url)
+        written = set(render_site(reports, tmp, failures, base_url))
+        for path, text in (files or {}).items():
+            if path in written:
+                raise ReportgenError(f"two outputs want the same path {path!r}")
+            (tmp / path).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / path).write_text(text, encoding="utf-8", newline="\n")
         for report in reports:
             if report.profile is not None:
                 copy_trace_files(dirs_by_slug[report.slug], report.profile, tmp)

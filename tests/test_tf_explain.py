@@ -161,6 +161,7 @@ def test_explain_gives_the_sites_numbers_and_pages(
     report = reportgen.explain(LENET_SOURCE, measure=True, profile=False)
     assert report.to_json() == (site / "data" / "lenet.json").read_text(encoding="utf-8")
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    monkeypatch.chdir(tmp_path)  # the build's history records the commit of its folder
     saved = report.save(tmp_path / "saved")
     assert _tree(saved) == _tree(site)
     # Unmeasured, every derived figure is the same; only the measurements are missing.

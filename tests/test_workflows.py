@@ -70,7 +70,7 @@ def test_one_sha_per_action_across_workflows() -> None:
 
 
 @pytest.mark.parametrize("path", all_workflows(), ids=lambda p: p.name)
-def test_read_only_by_default_and_writes_only_to_deploy(path: Path) -> None:
+def test_read_only_by_default_and_writes_only_to_deploy_and_comment(path: Path) -> None:
     workflow = load(path)
     assert workflow["permissions"] == {"contents": "read"}
     for name, job in workflow["jobs"].items():
@@ -78,8 +78,19 @@ def test_read_only_by_default_and_writes_only_to_deploy(path: Path) -> None:
         writes = {scope for scope, level in granted.items() if level == "write"}
         if name == "deploy":
             assert granted == {"pages": "write", "id-token": "write"}
+        elif name == "comment" and path == PAGES:
+            assert granted == {"pull-requests": "write"}  # nothing else, not even contents
         else:
             assert not writes, f"{name} may write {writes}"
+
+
+def test_pull_requests_write_only_in_the_comment_job() -> None:
+    text = "\n".join(p.read_text(encoding="utf-8") for p in all_workflows())
+    assert text.count("pull-requests: write") == 1
+    assert "issues: write" not in text
+    jobs = load(PAGES)["jobs"]
+    writers = [n for n, j in jobs.items() if j.get("permissions", {}).get("pull-requests")]
+    assert writers == ["comment"]
 
 
 @pytest.mark.parametrize("path", all_workflows(), ids=lambda p: p.name)
@@ -130,7 +141,10 @@ def test_pages_builds_on_push_and_pull_request() -> None:
     previews = [
         s for s in step_using(build, "actions/upload-artifact") if s["with"]["name"] == "site"
     ]
-    assert [s["if"] for s in previews] == ["github.event_name == 'pull_request'"]
+    # Uploaded when a site was written, even by a build that failed its budgets.
+    assert [s["if"] for s in previews] == [
+        "github.event_name == 'pull_request' && !cancelled() && hashFiles('site/index.html') != ''"
+    ]
     deploy = workflow["jobs"]["deploy"]
     assert deploy["needs"] == "build"
     assert "github.event_name != 'pull_request'" in deploy["if"]
@@ -139,8 +153,9 @@ def test_pages_builds_on_push_and_pull_request() -> None:
 def test_pull_requests_get_the_diff() -> None:
     build = load(PAGES)["jobs"]["build"]
     (compare,) = [s for s in steps(build) if "reportgen diff" in s.get("run", "")]
-    assert compare["if"] == "github.event_name == 'pull_request'"
+    assert compare["if"].startswith("github.event_name == 'pull_request' && !cancelled()")
     assert "--fail-on" in compare["run"] and "GITHUB_STEP_SUMMARY" in compare["run"]
+    assert "--output diff.md" in compare["run"]  # breaches first: reportgen diff puts them there
     assert build["permissions"]["actions"] == "read"  # to download the published data
     (kept,) = [
         s
@@ -150,6 +165,91 @@ def test_pull_requests_get_the_diff() -> None:
     assert kept["with"]["path"] == "site/data"
     uploads = [s["with"]["name"] for s in step_using(build, "actions/upload-artifact")]
     assert "reportgen-diff" in uploads
+
+
+def comment_job() -> dict[str, Any]:
+    return dict(load(PAGES)["jobs"]["comment"])
+
+
+def test_the_comment_job_never_runs_for_a_fork() -> None:
+    job = comment_job()
+    condition = " ".join(job["if"].split())
+    assert "github.event_name == 'pull_request'" in condition
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in condition
+    assert "||" not in condition  # every clause must hold
+    assert job["needs"] == "build"
+
+
+def test_the_comment_job_runs_no_code_of_the_pull_request() -> None:
+    """It holds the only write token: it downloads diff.md and posts it, nothing else."""
+    job = comment_job()
+    used = [s["uses"].split("@")[0] for s in steps(job) if "uses" in s]
+    assert used == ["actions/download-artifact"]
+    (download,) = step_using(job, "actions/download-artifact")
+    assert download["with"]["name"] == "reportgen-diff"
+    script = runs(job)
+    commands = re.findall(r"^\s*(pip|reportgen|python\S*|git|bash|sh)\b", script, re.MULTILINE)
+    assert commands == []
+
+
+def test_one_sticky_comment_found_by_its_marker() -> None:
+    script = runs(comment_job())
+    assert "marker='<!-- reportgen-diff -->'" in script
+    assert 'echo "$marker"' in script  # the comment opens with it
+    assert 'startswith(\\"$marker\\")' in script and "github-actions[bot]" in script
+    assert "--method PATCH" in script and "issues/comments/$id" in script  # edits it
+    assert "--method POST" in script and "issues/$PR/comments" in script  # or makes it
+    assert "comparison/diff.md" in script  # breaches first: diff.md opens with them
+    assert "$PREVIEW_URL" in script and "$RUN_URL" in script  # links the preview
+    env = comment_job()["steps"][-1]["env"]
+    assert env["PREVIEW_URL"] == "${{ needs.build.outputs.preview-url }}"
+    build = load(PAGES)["jobs"]["build"]
+    assert build["outputs"]["preview-url"] == "${{ steps.preview.outputs.artifact-url }}"
+    (preview,) = [s for s in steps(build) if s.get("id") == "preview"]
+    assert preview["with"]["name"] == "site"
+
+
+def test_a_fork_gets_the_summary_without_a_write_token() -> None:
+    build = load(PAGES)["jobs"]["build"]
+    (compare,) = [s for s in steps(build) if "reportgen diff" in s.get("run", "")]
+    assert compare["env"]["FROM_FORK"] == (
+        "${{ github.event.pull_request.head.repo.full_name != github.repository }}"
+    )
+    assert '"$FROM_FORK" = true' in compare["run"]
+    assert "comes from a fork" in compare["run"] and "GITHUB_STEP_SUMMARY" in compare["run"]
+    # The job that writes the summary holds no write permission at all.
+    assert "write" not in build["permissions"].values()
+
+
+def test_collected_facts_are_cached() -> None:
+    build = load(PAGES)["jobs"]["build"]
+    (cache,) = step_using(build, "actions/cache")
+    assert cache["with"]["path"] == ".reportgen-cache"
+    key = cache["with"]["key"]
+    # An exact hit is never saved again: each run needs its own key to keep what it added.
+    for part in ("runner.os", "steps.python.outputs.python-version", "hashFiles(", "run_id"):
+        assert part in key, part
+    assert "pyproject.toml" in key
+    for source in ("reportgen.toml", "reportgen/zoo/"):  # the configuration, the models
+        assert source in key, source
+    restore = cache["with"]["restore-keys"].strip()
+    assert "\n" not in restore
+    assert key.startswith(restore) and restore.endswith("-")
+    (python,) = step_using(build, "actions/setup-python")
+    assert python["id"] == "python"
+    names = [s.get("name", s.get("uses", "")) for s in steps(build)]
+    assert names.index("Restore the collected facts") < names.index("Build the site")
+
+
+def test_the_build_uses_the_cache_and_the_published_history() -> None:
+    build = load(PAGES)["jobs"]["build"]
+    (step,) = [s for s in steps(build) if s.get("name") == "Build the site"]
+    assert "reportgen build --jobs 2 --out site --cache .reportgen-cache" in step["run"]
+    assert 'published+=(--history-from "$BASE_URL/")' in step["run"]
+    assert "if:" not in step  # main and pull requests alike
+    (pages,) = step_using(build, "actions/configure-pages")
+    assert "if" not in pages  # pull requests read the site's address too, for its history
+    assert pages["continue-on-error"] == "${{ github.event_name == 'pull_request' }}"
 
 
 def test_matrix_collects_per_model_and_renders_once() -> None:

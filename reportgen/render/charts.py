@@ -443,7 +443,7 @@ def chart_kinds(report: ModelReport) -> tuple[str, ...]:
         row.inference_bytes or row.training_bytes for row in report.scaling.rows
     ):
         kinds = (*kinds, "scaling")
-    return kinds
+    return (*kinds, *history_chart_kinds(report))
 
 
 def model_charts(report: ModelReport) -> dict[str, str]:
@@ -455,6 +455,7 @@ def model_charts(report: ModelReport) -> dict[str, str]:
         "decoder": decoder_chart,
         "peak": liveness_chart,
         "scaling": scaling_chart,
+        **HISTORY_CHARTS,
     }
     charts = {kind: draw[kind](report) for kind in chart_kinds(report)}
     return {kind: svg for kind, svg in charts.items() if svg is not None}
@@ -737,3 +738,170 @@ def _text_column_class() -> Callable[[Sequence[str], float, Any, float], Artist]
             self.stale = False
 
     return TextColumn
+
+
+# ---------------------------------------------------------------- history across builds
+#
+# One line chart per whole-model figure over the builds of ``report.history``
+# (:mod:`reportgen.history`): x is the builds in order, oldest at the left, labelled by
+# short commit (or build date without one); y the figure. A build where the figure is
+# unknown (or the time was not measured) is a gap in the line, never a zero. Like the
+# other charts it holds no words: the page's caption says what each line is.
+
+HISTORY_KINDS = ("history_params", "history_flops", "history_memory", "history_time")
+"""The history charts, in page order. No ``-`` in a kind: ``<slug>-<kind>`` stays unique."""
+
+_HISTORY_HEIGHT_IN = 3.2
+_HISTORY_FONT_PT = 9.0
+_HISTORY_TICKS = 10  # most x labels: every second (third…) build beyond that
+
+
+@dataclass(frozen=True)
+class _HistorySpec:
+    """What a history chart draws: per series its values (None: unknown) and colour."""
+
+    labels: tuple[str, ...]
+    series: tuple[_Series, ...]
+    fmt_tick: Callable[[float], str]
+    exact_tick: Callable[[float], str]
+    """Used instead when ``fmt_tick`` would print two ticks alike (1.5 MiB, 1.5 MiB)."""
+    integer: bool = True
+    binary: bool = False
+    """Bytes: ticks at round numbers of KiB, MiB, … ."""
+
+
+def _history_specs(report: ModelReport) -> dict[str, _HistorySpec]:
+    """{kind: spec} of the history charts with a value to draw; none for one build."""
+    history = report.history
+    if history is None or len(history.entries) < 2:
+        return {}
+    entries = history.entries
+    labels = tuple(chart_label(entry.label) for entry in entries)
+
+    def series(name: str, color: str) -> _Series:
+        return _Series(tuple(_num_or_none(getattr(entry, name)) for entry in entries), color)
+
+    specs = {
+        "history_params": _HistorySpec(
+            labels, (series("params", COLORS[0]),), _fmt_count, _fmt_count
+        ),
+        "history_flops": _HistorySpec(
+            labels, (series("flops", COLORS[0]),), _fmt_count, _fmt_count
+        ),
+        "history_memory": _HistorySpec(
+            labels,
+            (series("activation_bytes", COLORS[0]), series("peak_activation_bytes", COLORS[1])),
+            _fmt_bytes,
+            lambda v: f"{fmt_int(round(v))} B",
+            binary=True,
+        ),
+        "history_time": _HistorySpec(
+            labels,
+            (series("step_time_us", COLORS[0]),),
+            fmt_us,
+            lambda v: f"{v:,.1f} µs",
+            integer=False,
+        ),
+    }
+    return {
+        kind: spec
+        for kind, spec in specs.items()
+        if any(v is not None for s in spec.series for v in s.values)
+    }
+
+
+def _num_or_none(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def history_chart_kinds(report: ModelReport) -> tuple[str, ...]:
+    """The history charts a model has: none without at least two builds, and none for a
+    figure unknown in every build."""
+    return tuple(_history_specs(report))
+
+
+def history_chart(report: ModelReport, kind: str) -> str | None:
+    """One history chart as an SVG document; None when the model has no such chart."""
+    spec = _history_specs(report).get(kind)
+    if spec is None:
+        return None
+    return _svg(_HISTORY_FONT_PT, lambda: _history_figure(spec))
+
+
+def _history_ticks(spec: _HistorySpec, low: float, high: float) -> tuple[list[float], list[str]]:
+    """y ticks inside ``low``…``high`` and their labels, exact where rounding repeats one.
+
+    Bytes are ticked at round numbers of the unit of the largest value (120 KiB, 140 KiB),
+    not at round numbers of bytes (which read 122.07 KiB).
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    unit = 1.0
+    if spec.binary:
+        while unit < 2.0**40 and high >= unit * 1024:
+            unit *= 1024
+    locator = MaxNLocator(nbins=5, integer=spec.integer and unit == 1.0)
+    ticks = [
+        float(t) * unit
+        for t in locator.tick_values(low / unit, high / unit)
+        if low <= t * unit <= high
+    ]
+    labels = [spec.fmt_tick(t) for t in ticks]
+    if len(set(labels)) < len(labels):
+        labels = [spec.exact_tick(t) for t in ticks]
+    return ticks, labels
+
+
+def _history_figure(spec: _HistorySpec) -> Figure:
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
+
+    known = [v for s in spec.series for v in s.values if v is not None]
+    low, high = min(known), max(known)
+    pad = (high - low) * 0.08 if high > low else abs(low) * 0.05 or 1.0
+    bottom, top = low - pad, high + pad
+    if low >= 0:
+        bottom = max(bottom, 0.0)  # counts and bytes are never negative
+    ticks, tick_labels = _history_ticks(spec, bottom, top)
+    unit_in = 0.6 * _HISTORY_FONT_PT / 72
+    widest = max((_text_width(label) for label in tick_labels), default=4)
+    left_in = _EDGE_IN + widest * unit_in + _GAP_IN
+    longest = max((_text_width(label) for label in spec.labels), default=7)
+    bottom_in = 0.25 + 0.5 * longest * unit_in  # labels turned 30°: sin 30° = 0.5
+    fig = Figure(figsize=(_WIDTH_IN, _HISTORY_HEIGHT_IN + bottom_in))
+    height_in = _HISTORY_HEIGHT_IN + bottom_in
+    fig.subplots_adjust(
+        left=left_in / _WIDTH_IN,
+        right=1 - 0.3 / _WIDTH_IN,
+        top=1 - 0.15 / height_in,
+        bottom=bottom_in / height_in,
+    )
+    ax = fig.add_subplot()
+    builds = list(range(len(spec.labels)))
+    for series in spec.series:
+        # NaN breaks the line: an unknown figure is a gap, not a zero.
+        values = [math.nan if v is None else v for v in series.values]
+        ax.plot(builds, values, color=series.color, linewidth=1.4, marker="o", markersize=3.5)
+    ax.set_xlim(-0.5, len(builds) - 0.5)
+    ax.set_ylim(bottom, top)
+    shown = _thinned(builds, _HISTORY_TICKS)
+    ax.set_xticks(
+        shown,
+        labels=[spec.labels[i] for i in shown],
+        rotation=30,
+        horizontalalignment="right",
+        rotation_mode="anchor",
+    )
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_major_formatter(FixedFormatter(tick_labels))
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_minor_locator(NullLocator())
+    ax.grid(color="#dddddd", linewidth=0.6, zorder=1)
+    ax.set_axisbelow(True)
+    return fig
+
+
+HISTORY_CHARTS: dict[str, Callable[[ModelReport], str | None]] = {
+    kind: functools.partial(history_chart, kind=kind) for kind in HISTORY_KINDS
+}
+"""{kind: drawing function} of the history charts, for :func:`model_charts`."""
