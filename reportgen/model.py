@@ -7,11 +7,15 @@ choose what to show and format it, they do no arithmetic.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
+from reportgen.budget import BudgetReport
 from reportgen.expr import Formula
 from reportgen.facts import Shape
 from reportgen.i18n import ByteCount, ByteSize, Names, fill, format_value, join_sentences, translate
+
+if TYPE_CHECKING:  # (reportgen.history imports this module)
+    from reportgen.history import ModelHistory
 
 LANGUAGES = ("en", "zh")
 """Site languages, in the order the pages list them. ``zh`` is Simplified Chinese."""
@@ -185,6 +189,10 @@ class LayerReport:
     config_note: Prose | None = None
     """Said when Keras could not give the layer's configuration (its ``get_config()``
     raised): the figures that need it are unknown."""
+    inbound: tuple[str, ...] | None = None
+    """The rows whose outputs this layer's (first) call reads, by ``name`` (a block's own
+    tensor as ``<block>#<n>``), as collected (:attr:`reportgen.facts.LayerFacts.inbound`);
+    ``()`` for an input, None when not recorded."""
 
     @property
     def params_match(self) -> bool:
@@ -325,6 +333,11 @@ class Profile:
     trace_source: str | None = None
     """Where the trace lies in the collected model directory (copied into the site)."""
     profile_source: str | None = None
+    events_href: str | None = None
+    """Site-relative path of the TensorBoard events file inside ``profile_href`` (the
+    graph and the RunMetadata of the traced session run, tagged with the slug), or None."""
+    events_source: str | None = None
+    """Where the events file lies in the collected model directory (inside the profile)."""
 
 
 @dataclass(frozen=True)
@@ -526,6 +539,12 @@ class ModelReport:
     peak beside it with each difference explained."""
     scaling: MemoryScaling | None = None
     """Inference and training memory over batch sizes, and the largest batch that fits."""
+    budget: BudgetReport | None = None
+    """The model's configured budget, checked against its totals (:mod:`reportgen.budget`);
+    set when rendering with a configuration that gives one, never derived from facts."""
+    history: ModelHistory | None = None
+    """The model's builds so far with this one (:mod:`reportgen.history`); set by a build
+    or render from the command line, never derived from facts."""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@
   package) over pages, style sheets and SVGs; it needs Java.
 - :func:`chromium` and :func:`visit`: the system's headless Chromium driven by Playwright
   (its sync API), given the browser by path, so no browser is ever downloaded.
+- :func:`axe_violations`: the axe-core accessibility engine (``axe.min.js``, MPL-2.0, as
+  shipped by the ``axe-playwright-python`` package: nothing is fetched) run in an open page.
 
 Tests that need Java or Chromium call :func:`require_tool`: a clear skip on a machine
 without them, a failure when ``REPORTGEN_REQUIRE_BROWSER=1`` (set by ``.ci/run``), so CI
@@ -252,3 +254,53 @@ def visit(browser: Browser, url: str, width: int, height: int, mobile: bool) -> 
         yield seen
     finally:
         context.close()
+
+
+# ----------------------------------------------------------------------- axe-core
+
+# The impacts that fail a page; "moderate" and "minor" ones are advice.
+AXE_FAILING_IMPACTS = ("serious", "critical")
+
+AXE_RUN = """async () => {
+  const results = await axe.run(document, { resultTypes: ["violations"] });
+  return results.violations.map((v) => ({
+    id: v.id,
+    impact: v.impact,
+    help: v.help,
+    nodes: v.nodes.length,
+    targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
+    summary: (v.nodes[0] && v.nodes[0].failureSummary) || "",
+  }));
+}"""
+
+
+def axe_script() -> str | None:
+    """``axe.min.js`` as shipped by the ``axe-playwright-python`` package, or None.
+
+    Only the script file is used (read, not imported): the package's own Python wrapper
+    pins nothing this project needs.
+    """
+    spec = importlib.util.find_spec("axe_playwright_python")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    script = Path(next(iter(spec.submodule_search_locations))) / "axe.min.js"
+    return script.read_text(encoding="utf-8") if script.is_file() else None
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations in the page as it is now laid out."""
+    script = axe_script()
+    require_tool(script is not None, "axe-core is missing (pip install -e '.[test]')")
+    assert script is not None
+    page.add_script_tag(content=script)
+    violations: list[dict[str, Any]] = page.evaluate(AXE_RUN)
+    return [v for v in violations if v["impact"] in AXE_FAILING_IMPACTS]
+
+
+def describe_violations(violations: list[dict[str, Any]]) -> str:
+    """One readable line per violation: its rule, impact, how many elements, the first ones."""
+    return "\n".join(
+        f"{v['id']} ({v['impact']}, {v['nodes']} elements: {'; '.join(v['targets'])}): "
+        f"{v['help']}. {' '.join(v['summary'].split())[:300]}"
+        for v in violations
+    )

@@ -112,7 +112,7 @@ def test_layers_are_explained_by_family(site: Path, lang: str) -> None:
         "family-dropout": ["layer-7"],
     }
     toc = [a["href"] for a in soup.select("nav.toc a")]
-    assert toc[:3] == ["#introduction", "#architecture", "#derivations"]
+    assert toc[:4] == ["#introduction", "#architecture", "#graph", "#derivations"]
     assert "#family-convolution" in toc and toc[-1] == "#reproduce"
     # the largest output (conv1) explains what bytes of output are, with its formula
     memory = soup.select_one("#memory")

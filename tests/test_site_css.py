@@ -95,3 +95,15 @@ def test_fonts_are_the_systems_own_and_cover_chinese() -> None:
 def test_assets_are_the_only_static_files() -> None:
     assets = sorted(p.name for p in Path(resource_dir("templates"), "assets").iterdir())
     assert assets == ["perfetto.js", "style.css"]
+
+
+def test_architecture_columns_share_the_whole_width() -> None:
+    """The architecture table's fixed columns add up to its width, one per header cell, so
+    it fits the article's column (checked in a browser by tests/test_tf_site_build.py)."""
+    widths = dict(re.findall(r"table\.layers col\.(col-[\w-]+) \{ width: (\d+)%; \}", CSS))
+    assert sum(map(int, widths.values())) == 100
+    assert re.search(r"table\.layers \{[^}]*table-layout: fixed", CSS)
+    template = (resource_dir("templates") / "model" / "architecture.html").read_text("utf-8")
+    columns = re.findall(r'<col class="([\w-]+)">', template)
+    assert columns == list(widths)
+    assert len(columns) == template.count('<th scope="col"')

@@ -141,6 +141,7 @@ def derive_layer(
         sub_layers=blocks.children.get(index, ()),
         depth=blocks.depth[index],
         config_note=config_error_note(layer),
+        inbound=layer.inbound,
     )
 
 
@@ -494,4 +495,10 @@ def _profile(facts: ModelFacts, layers: tuple[LayerReport, ...]) -> Profile | No
         timed_layers=sum(1 for layer in layers if layer.time_us is not None),
         trace_source=profile.trace_file,
         profile_source=profile.profile_dir,
+        events_href=(
+            f"traces/{facts.slug}/{profile.events_file.rsplit('/', 1)[-1]}"
+            if profile.events_file and profile.profile_dir
+            else None
+        ),
+        events_source=profile.events_file if profile.profile_dir else None,
     )

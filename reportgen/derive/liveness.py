@@ -297,10 +297,16 @@ def peak_differences(
     sizes: Mapping[str, int | None],
     memory: MemoryMeasurement,
     measured: int,
+    measured_layer: str | None = None,
 ) -> tuple[PeakDifference, ...]:
     """Why the measured peak differs from the derived one, from the collect stage's notes
     on the outputs live at the derived peak (and the scratch of the layer running then);
-    what they leave is the remainder (``other``)."""
+    what they leave is the remainder (``other``).
+
+    The two peaks need not fall on the same layer: a kernel's scratch (oneDNN reorders a
+    convolution's input and weights into buffers of its own) can make the allocator's peak
+    come while an earlier layer runs. That layer's scratch is then part of the measured
+    peak, and is named as such rather than left in the remainder."""
     found: list[PeakDifference] = []
     for name in peak.live:
         size = sizes.get(name) or 0
@@ -312,6 +318,10 @@ def peak_differences(
         for note in memory.layer_notes.get(peak.layer, ()):
             if note.kind == "scratch" and note.nbytes:
                 found.append(_scratch(peak.layer, note.nbytes))
+    if measured_layer is not None and measured_layer != peak.layer:
+        for note in memory.layer_notes.get(measured_layer, ()):
+            if note.kind == "scratch" and note.nbytes:
+                found.append(_scratch_at_measured_peak(measured_layer, note.nbytes))
     found = _deduplicated(found)
     rest = measured - peak.bytes - sum(d.bytes for d in found)
     if rest:
@@ -361,6 +371,21 @@ def _scratch(layer: str, nbytes: int) -> PeakDifference:
         msg(
             "%(layer)s's op used %(bytes)s of temporary memory while it ran: the measured "
             "peak includes it, the derived one counts only layer outputs.",
+            layer=layer,
+            bytes=_size(nbytes),
+        ),
+    )
+
+
+def _scratch_at_measured_peak(layer: str, nbytes: int) -> PeakDifference:
+    return PeakDifference(
+        "scratch",
+        layer,
+        nbytes,
+        msg(
+            "The measured peak was reached while %(layer)s ran, whose op used %(bytes)s of "
+            "temporary memory: the measured peak includes it, the derived one counts only "
+            "layer outputs.",
             layer=layer,
             bytes=_size(nbytes),
         ),
@@ -497,7 +522,7 @@ def derive_peak(facts: ModelFacts, sizes: Mapping[str, int | None]) -> PeakMemor
         )
     differences: tuple[PeakDifference, ...] = ()
     if facts.memory is not None and measured is not None:
-        differences = peak_differences(peak, sizes, facts.memory, measured)
+        differences = peak_differences(peak, sizes, facts.memory, measured, measured_layer)
     return PeakMemory(
         bytes=peak.bytes,
         layer=peak.layer,

@@ -39,6 +39,10 @@ History:
    each difference explained); ``memory_scaling`` (inference and training memory over
    batch sizes 1 … 1024 and the largest batch that fits 8, 16, 24, 40, 80 GiB and the
    configured ``memory_budget_gib``); ``decoder_memory.activation_basis``.
+   Later, still 4 (an optional field): ``budget`` (the configured limits, ``max_increase``
+   and each absolute limit's status), present only for a model whose configuration sets one.
+   Later, still 4 (an optional field): per layer ``inbound`` (the rows its first call reads,
+   by name; null when not recorded).
 """
 
 
@@ -85,6 +89,7 @@ def layer_data(layer: LayerReport) -> dict[str, Any]:
         "block": layer.block,
         "composite": layer.composite,
         "config_error": _text(layer.config_note),
+        "inbound": list(layer.inbound) if layer.inbound is not None else None,
     }
 
 
@@ -276,6 +281,13 @@ def _profile(report: ModelReport) -> dict[str, Any] | None:
     }
 
 
+def _budget(report: ModelReport) -> dict[str, Any]:
+    """``budget``, only for a model whose configuration sets one (:mod:`reportgen.budget`):
+    its limits and each absolute limit's status, so ``reportgen diff`` checks the relative
+    ones against the budget of the build it compares."""
+    return {"budget": report.budget.to_dict()} if report.budget is not None else {}
+
+
 def report_data(report: ModelReport) -> dict[str, Any]:
     totals = report.totals
     return {
@@ -310,6 +322,7 @@ def report_data(report: ModelReport) -> dict[str, Any]:
         "training": _training(report.training),
         "peak_memory": _peak(report.peak),
         "memory_scaling": _scaling(report.scaling),
+        **_budget(report),
         "unknown_totals": {
             "params": _text(report.params_note),
             "activation_bytes": _text(report.activation_note),

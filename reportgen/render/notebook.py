@@ -108,7 +108,9 @@ def _for_notebook(report: ModelReport) -> ModelReport:
     """The report without links to trace files: a notebook has no site to hold them."""
     if report.profile is None:
         return report
-    profile = replace(report.profile, trace_href=None, profile_href=None, profile_zip_href=None)
+    profile = replace(
+        report.profile, trace_href=None, profile_href=None, profile_zip_href=None, events_href=None
+    )
     return replace(report, profile=profile)
 
 
