@@ -114,6 +114,18 @@ def test_collected_paths_cannot_leave_the_model_directory(tmp_path: Path, trace:
         copy_trace_files(model_dir, _profile("lenet", trace, "profile"), tmp_path / "site")
 
 
+@pytest.mark.parametrize("missing", ["trace", "profile folder"])
+def test_a_collected_file_that_is_missing_is_named(tmp_path: Path, missing: str) -> None:
+    """A collected folder copied without its trace (a partial CI artifact) is one line
+    naming what is missing, not a failed write."""
+    model_dir = tmp_path / "lenet"
+    model_dir.mkdir()
+    if missing == "profile folder":
+        (model_dir / "trace.json.gz").write_bytes(b"x")
+    with pytest.raises(RenderError, match=f"name the {missing} '.*', which is missing"):
+        copy_trace_files(model_dir, _profile("lenet", "trace.json.gz", "profile"), tmp_path / "s")
+
+
 def test_links_inside_a_profile_are_not_published(tmp_path: Path) -> None:
     model_dir = tmp_path / "lenet"
     (model_dir / "profile" / "run").mkdir(parents=True)

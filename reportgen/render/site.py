@@ -28,8 +28,9 @@ from markupsafe import Markup
 from reportgen.errors import RenderError, ReportgenError
 from reportgen.i18n import HTML_LANG, translations
 from reportgen.model import LANGUAGES, LayerReport, ModelReport, Profile
-from reportgen.render.charts import chart_caption
+from reportgen.render.charts import HISTORY_KINDS, chart_caption
 from reportgen.render.data import report_json
+from reportgen.render.graph import ModelGraph, graph_page_path, needs_graph_page
 from reportgen.render.math import formula_mathml, symbolic_mathml
 from reportgen.resources import resource_dir
 from reportgen.units import dtype_bytes, fmt_bytes, fmt_int, fmt_percent, fmt_shape, fmt_us
@@ -350,7 +351,7 @@ def render_fragment(template: str, lang: str, **context: Any) -> str:
     return page.content
 
 
-CHART_KINDS = ("params", "memory", "time", "decoder", "peak", "scaling")
+CHART_KINDS = ("params", "memory", "time", "decoder", "peak", "scaling", *HISTORY_KINDS)
 
 
 def chart_path(slug: str, kind: str, lang: str) -> str:
@@ -495,65 +496,257 @@ def perfetto_url(report: ModelReport, base_url: str | None) -> str | None:
 INDEX_PATHS = {code: f"{code}/index.html" for code in LANGUAGES}
 
 
+BACKGROUND_PAGE_LAYERS = 400
+"""From this many layers in all, :func:`gather_pages` renders the pages of a share of the
+models in a forked worker process (:class:`PageRendering`)."""
+
+Unit = tuple[int, int]
+"""A piece of the page rendering, as ``(language index, model index)``: a model's page (and
+its graph page) in one language; the model index ``len(reports)`` is the language's index
+page, and ``(len(LANGUAGES), 0)`` the root page. Sorted, units are in the serial order."""
+
+
+def _render_units(
+    units: list[Unit],
+    reports: list[ModelReport],
+    failures: dict[str, str],
+    charts: dict[str, str],
+    base_url: str | None,
+) -> tuple[dict[Unit, list[Page]], tuple[Unit, Exception] | None]:
+    """The pages of ``units`` (taken in the order given), up to the first that fails.
+
+    Returns the pages rendered and, when a unit failed, that unit with its exception: the
+    caller that merges two shares raises the failure that comes first in the serial order.
+    """
+    graphs = {report.slug: ModelGraph(report) for report in reports}  # laid out once, if used
+    rendered: dict[Unit, list[Page]] = {}
+    for unit in units:
+        try:
+            rendered[unit] = _render_unit(unit, reports, failures, charts, base_url, graphs)
+        except Exception as exc:
+            return rendered, (unit, exc)
+    return rendered, None
+
+
+def _render_unit(
+    unit: Unit,
+    reports: list[ModelReport],
+    failures: dict[str, str],
+    charts: dict[str, str],
+    base_url: str | None,
+    graphs: dict[str, ModelGraph],
+) -> list[Page]:
+    lang_index, index = unit
+    if lang_index == len(LANGUAGES):
+        env = make_environment("en")
+        context = _page_context("en", "index.html", INDEX_PATHS, "index.html", base_url)
+        return [
+            _render(env, "root.html", "index.html", reports=reports, failures=failures, **context)
+        ]
+    lang = LANGUAGES[lang_index]
+    env = make_environment(lang)
+    if index == len(reports):
+        path = f"{lang}/index.html"
+        context = _page_context(lang, path, INDEX_PATHS, "index.html", base_url)
+        return [_render(env, "index.html", path, reports=reports, failures=failures, **context)]
+    report = reports[index]
+    path = f"{lang}/{report.slug}.html"
+    paths = {code: f"{code}/{report.slug}.html" for code in LANGUAGES}
+    context = _page_context(lang, path, paths, paths[LANGUAGES[0]], base_url)
+    prev_report = reports[index - 1] if index > 0 else None
+    next_report = reports[index + 1] if index + 1 < len(reports) else None
+    chart_hrefs = {
+        kind: context["root"] + chart_path(report.slug, kind, lang)
+        for kind in CHART_KINDS
+        if chart_path(report.slug, kind, lang) in charts
+    }
+    pages = [
+        _render(
+            env,
+            "model.html",
+            path,
+            report=report,
+            reports=reports,
+            prev=prev_report,
+            next=next_report,
+            charts=chart_hrefs,
+            families=layer_families(report),
+            figures=model_figures(report),
+            chart=chart_caption(report),
+            largest=largest_output(report),
+            dtypes=model_dtypes(report),
+            reproduce=reproduce_command(report),
+            builtin=report.builtin,
+            perfetto_url=perfetto_url(report, base_url),
+            model_graph=graphs[report.slug].figure(lang),
+            **context,
+        )
+    ]
+    if needs_graph_page(report):
+        pages.append(_graph_page(env, lang, report, graphs[report.slug], base_url))
+    return pages
+
+
+def _all_units(reports: list[ModelReport]) -> list[Unit]:
+    """Every unit of the site, in the serial order (per language: models, then index)."""
+    units = [(lang, index) for lang in range(len(LANGUAGES)) for index in range(len(reports) + 1)]
+    return [*units, (len(LANGUAGES), 0)]
+
+
+def _worker_share(reports: list[ModelReport]) -> set[int]:
+    """The models whose pages the worker renders: about half the layers, the larger models
+    first to whichever side has fewer so far (a page costs about its model's layers)."""
+    here = there = 0
+    share: set[int] = set()
+    for index in sorted(range(len(reports)), key=lambda i: (-len(reports[i].layers), i)):
+        if there < here:
+            share.add(index)
+            there += len(reports[index].layers)
+        else:
+            here += len(reports[index].layers)
+    return share
+
+
+def _render_pages_in_worker(
+    units: list[Unit],
+    reports: list[ModelReport],
+    failures: dict[str, str],
+    charts: dict[str, str],
+    base_url: str | None,
+    send: Any,
+) -> None:
+    """The forked worker: ``(pages by unit, failure or None)`` down the pipe.
+
+    A failing page's exception goes as it is, so it surfaces in the parent as it would
+    have here (a bug's with its traceback from this process as a note); one that cannot
+    be pickled goes as a :class:`RenderError` that names it. An interrupt ends the worker.
+    """
+    import traceback
+
+    try:
+        rendered, failure = _render_units(units, reports, failures, charts, base_url)
+    except KeyboardInterrupt:  # the parent raises it too: an interrupt stops the render
+        send.send(None)
+        send.close()
+        return
+    if failure is not None and not isinstance(failure[1], ReportgenError):
+        failure[1].add_note(
+            "in the page worker:\n" + "".join(traceback.format_exception(failure[1]))
+        )
+    try:
+        send.send((rendered, failure))
+    except Exception as exc:  # pages are text: only an exception can fail to pickle
+        if failure is None:
+            raise
+        error = RenderError(f"rendering the pages: {failure[1]!r}")
+        error.add_note(f"(the worker could not send it: {exc!r})")
+        send.send((rendered, (failure[0], error)))
+    send.close()
+
+
+class PageRendering:
+    """The pages of a share of the models, being rendered in a forked worker process.
+
+    For a large site (``BACKGROUND_PAGE_LAYERS`` layers or more, two models or more) where
+    :func:`_can_fork`, the worker renders about half the models' pages while this process
+    renders the rest; otherwise :attr:`there` is empty and no worker is started. The
+    pages are the same bytes either way: each is rendered from the same reports.
+    """
+
+    def __init__(
+        self,
+        reports: list[ModelReport],
+        failures: dict[str, str],
+        charts: dict[str, str],
+        base_url: str | None,
+    ) -> None:
+        units = _all_units(reports)
+        self._worker: Any = None
+        share: set[int] = set()
+        layers = sum(len(report.layers) for report in reports)
+        if len(reports) > 1 and layers >= BACKGROUND_PAGE_LAYERS and _can_fork():
+            share = _worker_share(reports)
+        self.there = [unit for unit in units if unit[0] < len(LANGUAGES) and unit[1] in share]
+        there = set(self.there)
+        self.here = [unit for unit in units if unit not in there]
+        if not self.there:
+            return
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        self._receive, send = context.Pipe(duplex=False)
+        # Forked, the worker has the reports already: they are not pickled.
+        self._worker = context.Process(
+            target=_render_pages_in_worker,
+            args=(self.there, reports, failures, charts, base_url, send),
+            daemon=True,
+        )
+        self._worker.start()
+        send.close()
+
+    def result(self) -> tuple[dict[Unit, list[Page]], tuple[Unit, Exception] | None]:
+        """The worker's pages and its failure, if any, waiting for it (none: nothing)."""
+        if self._worker is None:
+            return {}, None
+        try:
+            message = self._receive.recv()
+        except EOFError:
+            self._worker.join()
+            raise RenderError(
+                f"the page worker ended without a result (exit code {self._worker.exitcode})"
+            ) from None
+        finally:
+            self._receive.close()
+        self._worker.join()
+        if message is None:
+            raise KeyboardInterrupt
+        rendered, failure = message
+        return rendered, failure
+
+    def stop(self) -> None:
+        """Abandon the worker's pages (Ctrl-C, or an error here): it is killed at once."""
+        if self._worker is not None:
+            if self._worker.is_alive():
+                self._worker.kill()
+            self._worker.join()
+            self._receive.close()
+
+
 def gather_pages(
     reports: list[ModelReport],
     failures: dict[str, str],
     charts: dict[str, str],
     base_url: str | None = None,
 ) -> list[Page]:
-    pages: list[Page] = []
-    for lang in LANGUAGES:
-        env = make_environment(lang)
-        for index, report in enumerate(reports):
-            path = f"{lang}/{report.slug}.html"
-            paths = {code: f"{code}/{report.slug}.html" for code in LANGUAGES}
-            context = _page_context(lang, path, paths, paths[LANGUAGES[0]], base_url)
-            prev_report = reports[index - 1] if index > 0 else None
-            next_report = reports[index + 1] if index + 1 < len(reports) else None
-            chart_hrefs = {
-                kind: context["root"] + chart_path(report.slug, kind, lang)
-                for kind in CHART_KINDS
-                if chart_path(report.slug, kind, lang) in charts
-            }
-            pages.append(
-                _render(
-                    env,
-                    "model.html",
-                    path,
-                    report=report,
-                    reports=reports,
-                    prev=prev_report,
-                    next=next_report,
-                    charts=chart_hrefs,
-                    families=layer_families(report),
-                    figures=model_figures(report),
-                    chart=chart_caption(report),
-                    largest=largest_output(report),
-                    dtypes=model_dtypes(report),
-                    reproduce=reproduce_command(report),
-                    builtin=report.builtin,
-                    perfetto_url=perfetto_url(report, base_url),
-                    **context,
-                )
-            )
-        path = f"{lang}/index.html"
-        context = _page_context(lang, path, INDEX_PATHS, "index.html", base_url)
-        pages.append(
-            _render(env, "index.html", path, reports=reports, failures=failures, **context)
-        )
-    env = make_environment("en")
-    context = _page_context("en", "index.html", INDEX_PATHS, "index.html", base_url)
-    pages.append(
-        _render(
-            env,
-            "root.html",
-            "index.html",
-            reports=reports,
-            failures=failures,
-            **context,
-        )
-    )
-    return pages
+    """Every page, in the serial order: per language each model's pages then the index
+    page, then the root page. A failure raises the exception of the first page (in that
+    order) that failed, wherever it was rendered."""
+    rendering = PageRendering(reports, failures, charts, base_url)
+    try:
+        rendered, failure = _render_units(rendering.here, reports, failures, charts, base_url)
+        if failure is not None and all(failure[0] < unit for unit in rendering.there):
+            rendering.stop()  # no page of the worker's comes before this one: not needed
+            raise failure[1]
+        theirs, their_failure = rendering.result()
+    except BaseException:
+        rendering.stop()  # no worker is left behind
+        raise
+    failures_seen = [f for f in (failure, their_failure) if f is not None]
+    if failures_seen:
+        raise min(failures_seen, key=lambda f: f[0])[1]
+    rendered.update(theirs)
+    return [page for unit in _all_units(reports) for page in rendered[unit]]
+
+
+def _graph_page(
+    env: Environment, lang: str, report: ModelReport, graph: ModelGraph, base_url: str | None
+) -> Page:
+    """A large model's whole graph, on a page of its own (:mod:`reportgen.render.graph`)."""
+    paths = {code: graph_page_path(report.slug, code) for code in LANGUAGES}
+    path = paths[lang]
+    context = _page_context(lang, path, paths, paths[LANGUAGES[0]], base_url)
+    figure = graph.figure(lang, full_page=True)
+    return _render(env, "model_graph.html", path, report=report, model_graph=figure, **context)
 
 
 class SiteWriter:
@@ -585,12 +778,36 @@ def copy_trace_files(model_dir: Path, profile: Profile, dest: Path) -> None:
     if profile.trace_href is not None and profile.trace_source is not None:
         target = dest / profile.trace_href
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(inside(model_dir, profile.trace_source), target)
+        shutil.copyfile(_collected_file(model_dir, profile.trace_source, "trace"), target)
     if profile.profile_href is not None and profile.profile_source is not None:
         source = inside(model_dir, profile.profile_source)
+        if not source.is_dir():
+            raise RenderError(
+                f"{model_dir}: its facts name the profile folder {profile.profile_source!r}, "
+                "which is missing"
+            )
         shutil.copytree(source, dest / profile.profile_href, ignore=_links)
         if profile.profile_zip_href is not None:
             write_zip(source, dest / profile.profile_zip_href, profile.profile_href.strip("/"))
+    if profile.events_href is not None and profile.events_source is not None:
+        _check_events_copied(model_dir, profile.events_source, dest / profile.events_href)
+
+
+def _collected_file(model_dir: Path, relative: str, what: str) -> Path:
+    """A file the collected facts name: inside the folder, and there (a folder copied
+    without it is one clear line, not a failed write)."""
+    source = inside(model_dir, relative)
+    if not source.is_file():
+        raise RenderError(f"{model_dir}: its facts name the {what} {relative!r}, which is missing")
+    return source
+
+
+def _check_events_copied(model_dir: Path, source: str, target: Path) -> None:
+    """The page tells the reader to open the events file: it must have come with the
+    profile folder (a missing file, or a link, which is never copied, is refused)."""
+    inside(model_dir, source)
+    if not target.is_file():
+        raise RenderError(f"{model_dir}: the TensorBoard events file {source!r} is missing")
 
 
 def inside(root: Path, relative: str) -> Path:
@@ -634,6 +851,11 @@ def sitemap(reports: list[ModelReport], base_url: str) -> str:
     groups = [
         INDEX_PATHS,
         *({code: f"{code}/{r.slug}.html" for code in LANGUAGES} for r in reports),
+        *(
+            {code: graph_page_path(r.slug, code) for code in LANGUAGES}
+            for r in reports
+            if needs_graph_page(r)
+        ),
     ]
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
@@ -689,6 +911,13 @@ def render_site(
         writer.write(f"data/{report.slug}.json", report_json(report))
     schema = resources.files("reportgen.schema").joinpath("report.schema.json").read_bytes()
     writer.write("data/report.schema.json", schema)
+    # Each model's builds so far, for the next build's --history-from (reportgen.history).
+    histories = [report.history for report in report_list if report.history is not None]
+    for history in histories:
+        writer.write(f"history/{history.slug}.json", history.file_text())
+    if histories:
+        schema = resources.files("reportgen.schema").joinpath("history.schema.json").read_bytes()
+        writer.write("history/history.schema.json", schema)
     _copy_assets(writer)
     if base_url:
         writer.write("sitemap.xml", sitemap(report_list, base_url))
