@@ -30,7 +30,7 @@ from reportgen.errors import ConfigError, ReportgenError
 from reportgen.facts import LayerFacts
 from reportgen.jsonfile import schema
 from reportgen.render.data import report_data
-from tests.handmade import layer, lenet_facts, lenet_layers
+from tests.handmade import layer, lenet_facts, lenet_layers, wider_fc2_layers
 from tests.sitecheck import parse
 
 MODEL = """
@@ -309,18 +309,7 @@ def test_only_known_quantities_reach_the_table() -> None:
 
 def wider_fc2() -> tuple[LayerFacts, ...]:
     """fc2 with 11 units: 1,025 parameters more (+0.03 %)."""
-    layers = list(lenet_layers())
-    layers[-1] = layer(
-        "fc2",
-        "Dense",
-        (None, 1024),
-        (None, 11),
-        (("kernel", (1024, 11)), ("bias", (11,))),
-        units=11,
-        use_bias=True,
-        activation="softmax",
-    )
-    return tuple(layers)
+    return wider_fc2_layers()
 
 
 def data(layers: tuple[LayerFacts, ...] | None = None, **budget: Any) -> dict[str, Any]:

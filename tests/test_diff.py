@@ -21,7 +21,7 @@ from reportgen.diff import (
 )
 from reportgen.errors import ReportgenError
 from reportgen.render.data import report_data
-from tests.handmade import layer, lenet_facts, lenet_layers
+from tests.handmade import layer, lenet_facts, lenet_layers, wider_fc2_layers
 
 
 def lenet_data(**overrides: Any) -> dict[str, Any]:
@@ -30,18 +30,7 @@ def lenet_data(**overrides: Any) -> dict[str, Any]:
 
 def wider_fc2() -> dict[str, Any]:
     """The LeNet with 11 classes instead of 10: fc2 gains 1025 parameters."""
-    layers = list(lenet_layers())
-    layers[-1] = layer(
-        "fc2",
-        "Dense",
-        (None, 1024),
-        (None, 11),
-        (("kernel", (1024, 11)), ("bias", (11,))),
-        units=11,
-        use_bias=True,
-        activation="softmax",
-    )
-    return lenet_data(layers=tuple(layers))
+    return lenet_data(layers=wider_fc2_layers())
 
 
 def without_dropout_with_fc3() -> dict[str, Any]:

@@ -436,6 +436,7 @@ class ChartDrawing:
         self.reports = reports
         self._drawn: dict[str, str] | None = None
         self._worker: Any = None
+        self._receive: Any = None
         if sum(len(r.layers) for r in reports) < BACKGROUND_CHART_LAYERS or not _can_fork():
             self._drawn = {path: svg for r in reports for path, svg in gather_charts(r).items()}
             return
@@ -478,11 +479,16 @@ class ChartDrawing:
 
     def stop(self) -> None:
         """Abandon the charts (the pages failed, or Ctrl-C): the worker is killed at once."""
-        if self._worker is not None:
-            if self._worker.is_alive():
-                self._worker.kill()
-            self._worker.join()
-            self._receive.close()
+        _kill_worker(self._worker, self._receive)
+
+
+def _kill_worker(worker: Any, receive: Any) -> None:
+    """Stop a forked render worker now (if one was started) and close its pipe."""
+    if worker is not None:
+        if worker.is_alive():
+            worker.kill()
+        worker.join()
+        receive.close()
 
 
 def perfetto_url(report: ModelReport, base_url: str | None) -> str | None:
@@ -662,6 +668,7 @@ class PageRendering:
     ) -> None:
         units = _all_units(reports)
         self._worker: Any = None
+        self._receive: Any = None
         share: set[int] = set()
         layers = sum(len(report.layers) for report in reports)
         if len(reports) > 1 and layers >= BACKGROUND_PAGE_LAYERS and _can_fork():
@@ -705,11 +712,7 @@ class PageRendering:
 
     def stop(self) -> None:
         """Abandon the worker's pages (Ctrl-C, or an error here): it is killed at once."""
-        if self._worker is not None:
-            if self._worker.is_alive():
-                self._worker.kill()
-            self._worker.join()
-            self._receive.close()
+        _kill_worker(self._worker, self._receive)
 
 
 def gather_pages(
