@@ -14,9 +14,15 @@ import pytest
 from reportgen.config import parse_config
 from reportgen.derive import derive_model
 from reportgen.derive.fits import GiB, largest_batch
-from reportgen.derive.liveness import Schedule, find_peak, internal_sizes, schedule
+from reportgen.derive.liveness import (
+    Schedule,
+    find_peak,
+    internal_sizes,
+    running_at_measured_peak,
+    schedule,
+)
 from reportgen.errors import ConfigError
-from reportgen.facts import LayerFacts, MemoryMeasurement, MemoryNote
+from reportgen.facts import InUse, LayerFacts, MemoryMeasurement, MemoryNote
 from tests.handmade import gpt2_facts, layer, lenet_facts, lenet_layers
 
 
@@ -176,6 +182,41 @@ def test_measured_peak_differences_add_up() -> None:
     )
     assert all(d.sentence.zh and d.sentence.en for d in peak.differences)
     assert peak.measured_note is not None  # no timeline in these facts: it says so
+
+
+def test_scratch_of_a_row_still_running_at_the_measured_peak_is_named() -> None:
+    """Two rows' ops may run at once: the allocator's peak can come with conv2's small
+    neighbour's allocation while conv2's kernel still holds its scratch (seen with oneDNN,
+    whose convolutions reorder their operands into buffers of their own)."""
+    timeline = (
+        InUse("conv1/Relu", "conv1", 100_352),
+        InUse("conv1/Relu", "conv1", 101_352),  # conv1's scratch, 1,000 B
+        InUse("pool1/MaxPool", "pool1", 125_440),  # conv1's scratch freed before this
+        InUse("conv2/Relu", "conv2", 75_264),
+        InUse("conv2/Relu", "conv2", 125_264),  # conv2's scratch, 50,000 B
+        InUse("pool2/MaxPool", "pool2", 137_808),  # the peak, conv2's scratch still held
+        InUse("fc1/Relu", "fc1", 16_640),
+    )
+    memory = MemoryMeasurement(
+        method="test",
+        ops=(),
+        layer_bytes={},
+        layer_notes={
+            "conv1": (MemoryNote("scratch", op_type="_FusedConv2D", nbytes=1_000),),
+            "conv2": (MemoryNote("scratch", op_type="_FusedConv2D", nbytes=50_000),),
+        },
+        allocator_peak_bytes=None,
+        allocator_total_bytes=None,
+        timeline=timeline,
+    )
+    assert running_at_measured_peak(memory) == ("conv2", "pool2")
+    peak = derive_model(lenet_facts(memory=memory)).peak
+    assert peak is not None and peak.measured_bytes == 137_808 and peak.layer == "pool1"
+    kinds = [(d.kind, d.layer) for d in peak.differences]
+    assert ("scratch", "conv2") in kinds and ("scratch", "conv1") not in kinds
+    assert peak.bytes is not None
+    assert peak.bytes + sum(d.bytes for d in peak.differences) == peak.measured_bytes
+    assert running_at_measured_peak(None) == ()
 
 
 def test_largest_batch_that_fits() -> None:

@@ -37,7 +37,7 @@ The measured peak comes from the traced run's allocator records
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from reportgen.derive.subclassed import is_not_called, is_own_weights
@@ -282,6 +282,23 @@ def measured_by_layer(memory: MemoryMeasurement | None) -> dict[str, int]:
     return found
 
 
+def running_at_measured_peak(memory: MemoryMeasurement | None) -> tuple[str, ...]:
+    """The rows whose allocations built up to the measured peak: walking back from the
+    peak while the bytes in use only rose (nothing freed in between showed), in model order
+    of their first such allocation. Ops of two rows may run at once (TensorFlow's inter-op
+    threads), so the allocator's peak can be reached by a small output of one row while
+    another row's kernel still holds its scratch; both are named here."""
+    points = (memory.timeline or ()) if memory is not None else ()
+    if not points:
+        return ()
+    top = max(range(len(points)), key=lambda i: points[i].bytes_in_use)  # first on a tie
+    start = top
+    while start > 0 and points[start - 1].bytes_in_use <= points[start].bytes_in_use:
+        start -= 1
+    rows = (p.layer for p in points[start : top + 1] if p.layer is not None)
+    return tuple(dict.fromkeys(rows))
+
+
 def _measured_peak(memory: MemoryMeasurement | None) -> tuple[int | None, str | None]:
     if memory is None:
         return None, None
@@ -297,7 +314,7 @@ def peak_differences(
     sizes: Mapping[str, int | None],
     memory: MemoryMeasurement,
     measured: int,
-    measured_layer: str | None = None,
+    running: Sequence[str] = (),
 ) -> tuple[PeakDifference, ...]:
     """Why the measured peak differs from the derived one, from the collect stage's notes
     on the outputs live at the derived peak (and the scratch of the layer running then);
@@ -305,8 +322,9 @@ def peak_differences(
 
     The two peaks need not fall on the same layer: a kernel's scratch (oneDNN reorders a
     convolution's input and weights into buffers of its own) can make the allocator's peak
-    come while an earlier layer runs. That layer's scratch is then part of the measured
-    peak, and is named as such rather than left in the remainder."""
+    come while an earlier layer runs. The scratch of the rows ``running`` then
+    (:func:`running_at_measured_peak`) is part of the measured peak, and is named as such
+    rather than left in the remainder."""
     found: list[PeakDifference] = []
     for name in peak.live:
         size = sizes.get(name) or 0
@@ -318,10 +336,12 @@ def peak_differences(
         for note in memory.layer_notes.get(peak.layer, ()):
             if note.kind == "scratch" and note.nbytes:
                 found.append(_scratch(peak.layer, note.nbytes))
-    if measured_layer is not None and measured_layer != peak.layer:
-        for note in memory.layer_notes.get(measured_layer, ()):
+    for row in running:
+        if row == peak.layer:  # its scratch is counted above
+            continue
+        for note in memory.layer_notes.get(row, ()):
             if note.kind == "scratch" and note.nbytes:
-                found.append(_scratch_at_measured_peak(measured_layer, note.nbytes))
+                found.append(_scratch_at_measured_peak(row, note.nbytes))
     found = _deduplicated(found)
     rest = measured - peak.bytes - sum(d.bytes for d in found)
     if rest:
@@ -383,9 +403,9 @@ def _scratch_at_measured_peak(layer: str, nbytes: int) -> PeakDifference:
         layer,
         nbytes,
         msg(
-            "The measured peak was reached while %(layer)s ran, whose op used %(bytes)s of "
-            "temporary memory: the measured peak includes it, the derived one counts only "
-            "layer outputs.",
+            "%(layer)s's op still held %(bytes)s of temporary memory when the measured peak "
+            "was reached: the measured peak includes it, the derived one counts only layer "
+            "outputs.",
             layer=layer,
             bytes=_size(nbytes),
         ),
@@ -522,7 +542,8 @@ def derive_peak(facts: ModelFacts, sizes: Mapping[str, int | None]) -> PeakMemor
         )
     differences: tuple[PeakDifference, ...] = ()
     if facts.memory is not None and measured is not None:
-        differences = peak_differences(peak, sizes, facts.memory, measured, measured_layer)
+        running = running_at_measured_peak(facts.memory)
+        differences = peak_differences(peak, sizes, facts.memory, measured, running)
     return PeakMemory(
         bytes=peak.bytes,
         layer=peak.layer,
