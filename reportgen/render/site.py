@@ -435,19 +435,11 @@ class ChartDrawing:
     def __init__(self, reports: list[ModelReport]) -> None:
         self.reports = reports
         self._drawn: dict[str, str] | None = None
-        self._worker: Any = None
-        self._receive: Any = None
+        self._worker: ForkedWorker | None = None
         if sum(len(r.layers) for r in reports) < BACKGROUND_CHART_LAYERS or not _can_fork():
             self._drawn = {path: svg for r in reports for path, svg in gather_charts(r).items()}
             return
-        import multiprocessing
-
-        context = multiprocessing.get_context("fork")
-        self._receive, send = context.Pipe(duplex=False)
-        # Forked, the worker has the reports already: they are not pickled.
-        self._worker = context.Process(target=_draw_in_worker, args=(reports, send), daemon=True)
-        self._worker.start()
-        send.close()
+        self._worker = ForkedWorker("chart", _draw_in_worker, (reports,))
 
     def paths(self) -> list[str]:
         """The site paths of the charts, known before they are drawn."""
@@ -457,16 +449,8 @@ class ChartDrawing:
         """{site path: SVG}, waiting for the worker if there is one."""
         if self._drawn is not None:
             return self._drawn
-        try:
-            status, payload = self._receive.recv()
-        except EOFError:
-            self._worker.join()
-            raise RenderError(
-                f"the chart worker ended without a result (exit code {self._worker.exitcode})"
-            ) from None
-        finally:
-            self._receive.close()
-        self._worker.join()
+        assert self._worker is not None  # either drawn here or started in __init__
+        status, payload = self._worker.receive()
         if status != "ok":
             raise payload
         self._drawn = {
@@ -479,16 +463,48 @@ class ChartDrawing:
 
     def stop(self) -> None:
         """Abandon the charts (the pages failed, or Ctrl-C): the worker is killed at once."""
-        _kill_worker(self._worker, self._receive)
+        if self._worker is not None:
+            self._worker.stop()
 
 
-def _kill_worker(worker: Any, receive: Any) -> None:
-    """Stop a forked render worker now (if one was started) and close its pipe."""
-    if worker is not None:
-        if worker.is_alive():
-            worker.kill()
-        worker.join()
-        receive.close()
+class ForkedWorker:
+    """A forked process that runs ``target(*args, send)`` and sends one message back.
+
+    Forked, the worker has its arguments already: they are not pickled. :meth:`receive`
+    waits for the message; :meth:`stop` kills the worker at once (an error or Ctrl-C in
+    this process), so none is left behind.
+    """
+
+    def __init__(self, what: str, target: Any, args: tuple[Any, ...]) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        self.what = what
+        self._receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(target=target, args=(*args, send), daemon=True)
+        self._process.start()
+        send.close()
+
+    def receive(self) -> Any:
+        """The worker's message; a worker that ended without one is a RenderError."""
+        try:
+            message = self._receive.recv()
+        except EOFError:
+            self._process.join()
+            raise RenderError(
+                f"the {self.what} worker ended without a result "
+                f"(exit code {self._process.exitcode})"
+            ) from None
+        finally:
+            self._receive.close()
+        self._process.join()
+        return message
+
+    def stop(self) -> None:
+        if self._process.is_alive():
+            self._process.kill()
+        self._process.join()
+        self._receive.close()
 
 
 def perfetto_url(report: ModelReport, base_url: str | None) -> str | None:
@@ -667,8 +683,7 @@ class PageRendering:
         base_url: str | None,
     ) -> None:
         units = _all_units(reports)
-        self._worker: Any = None
-        self._receive: Any = None
+        self._worker: ForkedWorker | None = None
         share: set[int] = set()
         layers = sum(len(report.layers) for report in reports)
         if len(reports) > 1 and layers >= BACKGROUND_PAGE_LAYERS and _can_fork():
@@ -678,33 +693,15 @@ class PageRendering:
         self.here = [unit for unit in units if unit not in there]
         if not self.there:
             return
-        import multiprocessing
-
-        context = multiprocessing.get_context("fork")
-        self._receive, send = context.Pipe(duplex=False)
-        # Forked, the worker has the reports already: they are not pickled.
-        self._worker = context.Process(
-            target=_render_pages_in_worker,
-            args=(self.there, reports, failures, charts, base_url, send),
-            daemon=True,
+        self._worker = ForkedWorker(
+            "page", _render_pages_in_worker, (self.there, reports, failures, charts, base_url)
         )
-        self._worker.start()
-        send.close()
 
     def result(self) -> tuple[dict[Unit, list[Page]], tuple[Unit, Exception] | None]:
         """The worker's pages and its failure, if any, waiting for it (none: nothing)."""
         if self._worker is None:
             return {}, None
-        try:
-            message = self._receive.recv()
-        except EOFError:
-            self._worker.join()
-            raise RenderError(
-                f"the page worker ended without a result (exit code {self._worker.exitcode})"
-            ) from None
-        finally:
-            self._receive.close()
-        self._worker.join()
+        message = self._worker.receive()
         if message is None:
             raise KeyboardInterrupt
         rendered, failure = message
@@ -712,7 +709,8 @@ class PageRendering:
 
     def stop(self) -> None:
         """Abandon the worker's pages (Ctrl-C, or an error here): it is killed at once."""
-        _kill_worker(self._worker, self._receive)
+        if self._worker is not None:
+            self._worker.stop()
 
 
 def gather_pages(
