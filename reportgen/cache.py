@@ -478,9 +478,10 @@ def check_entry(entry: Path, spec: ModelSpec, material: Mapping[str, Any]) -> No
 
 
 def _inside(root: Path, relative: str) -> None:
-    base = root.resolve()
-    target = (root / relative).resolve()
-    if not target.is_relative_to(base) or target == base or not target.exists():
+    from reportgen.facts import collected_path
+
+    target = collected_path(root, relative)
+    if target is None or not target.exists():
         raise ReportgenError(f"its facts name {relative!r}, which is not inside the entry")
 
 

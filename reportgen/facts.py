@@ -484,6 +484,15 @@ EVENTS_PREFIX = "events.out.tfevents."
 """How a TensorBoard events file's name starts (TensorBoard reads no other)."""
 
 
+def collected_path(root: Path, relative: str) -> Path | None:
+    """``root / relative`` resolved, or None when it leads out of ``root`` (``..``, an
+    absolute path, a link) or is ``root`` itself: a collected folder can come from another
+    machine, and what its facts name must not lead anywhere else."""
+    base = root.resolve()
+    target = (root / relative).resolve()
+    return target if target.is_relative_to(base) and target != base else None
+
+
 def check_events_file(events_file: object, profile_dir: object) -> None:
     """Refuse an events file that is not a file named ``events.out.tfevents.*`` directly
     inside the profile folder: collected facts may come from elsewhere, and the site

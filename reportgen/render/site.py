@@ -26,6 +26,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from markupsafe import Markup
 
 from reportgen.errors import RenderError, ReportgenError
+from reportgen.facts import collected_path
 from reportgen.i18n import HTML_LANG, translations
 from reportgen.model import LANGUAGES, LayerReport, ModelReport, Profile
 from reportgen.render.charts import HISTORY_KINDS, chart_caption
@@ -817,9 +818,8 @@ def inside(root: Path, relative: str) -> Path:
     Collected directories can come from another machine (a CI artifact); what they name
     must not make the site publish a file from elsewhere.
     """
-    base = root.resolve()
-    target = (root / relative).resolve()
-    if not target.is_relative_to(base) or target == base:
+    target = collected_path(root, relative)
+    if target is None:
         raise RenderError(f"{root}: refusing {relative!r}, which leads outside the collected model")
     return target
 
